@@ -1,0 +1,138 @@
+"""Input validation shared by the public API (the ``check_*`` helpers convert and validate, once, at the edge).
+
+Every helper returns a converted array (or value) and raises :class:`~sensorfuse.errors.ValidationError` with a
+sentence naming the argument, the expected and the actual shape/dtype. Internal code calls public functions'
+private twins and skips these checks on hot paths.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from sensorfuse.errors import ValidationError
+
+__all__ = [
+    "check_array",
+    "check_finite",
+    "check_stamp",
+    "check_stamps",
+]
+
+_DTYPE_KIND_NAMES = {"f": "floating point", "i": "signed integer", "u": "unsigned integer", "b": "boolean"}
+
+
+def _shape_str(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_array(
+    value: object,
+    name: str,
+    *,
+    shape: Sequence[int | None] | None = None,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype: np.dtype | type | None = None,
+    kinds: str = "fiub",
+    finite: bool = False,
+    copy: bool = False,
+) -> np.ndarray:
+    """Convert ``value`` to a numpy array and validate it.
+
+    Args:
+        value: anything ``np.asarray`` accepts.
+        name: the argument's name, used in the error message.
+        shape: expected shape; ``None`` entries match any length (e.g. ``(None, 3)`` for N x 3).
+        ndim: allowed number of dimensions (an int or a tuple of ints), checked when ``shape`` is not given.
+        dtype: the dtype to convert to (only a same-kind or safe numeric conversion; a string array never converts).
+        kinds: allowed dtype kinds of the input (``f`` float, ``i`` int, ``u`` unsigned, ``b`` bool).
+        finite: reject NaN and inf.
+        copy: always return a copy.
+
+    Returns:
+        The converted, C-contiguous array.
+
+    Raises:
+        ValidationError: naming ``name``, the expectation and what was given.
+    """
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists, objects numpy refuses
+        raise ValidationError(f"{name}: cannot be read as an array ({exc})") from None
+    if arr.dtype.kind not in kinds:
+        allowed = ", ".join(_DTYPE_KIND_NAMES[k] for k in kinds)
+        raise ValidationError(f"{name}: expected a numeric array ({allowed}), got dtype {arr.dtype}")
+    if shape is not None:
+        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
+            raise ValidationError(f"{name}: expected shape {_shape_str(shape)}, got {arr.shape}")
+    elif ndim is not None:
+        allowed_ndim = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed_ndim:
+            raise ValidationError(f"{name}: expected {' or '.join(map(str, allowed_ndim))} dimensions, got {arr.shape}")
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target.kind in "iu" and arr.dtype.kind == "f":
+            raise ValidationError(f"{name}: expected integers ({target}), got floating point values ({arr.dtype})")
+        arr = np.ascontiguousarray(arr, dtype=target)
+    else:
+        arr = np.ascontiguousarray(arr)
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValidationError(f"{name}: contains {bad} NaN or infinite value(s); remove or mask them first")
+    if copy and isinstance(value, np.ndarray) and np.shares_memory(arr, value):
+        arr = arr.copy()
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise if ``arr`` holds NaN or inf."""
+    if not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValidationError(f"{name}: contains {bad} NaN or infinite value(s); remove or mask them first")
+
+
+def check_stamp(value: object, name: str = "stamp_ns") -> int:
+    """Validate one timestamp in integer nanoseconds and return it as a Python int.
+
+    Floats are refused: the API is int64 nanoseconds everywhere (convert seconds with
+    :func:`sensorfuse.units.ns_from_seconds` on purpose, where the precision loss is understood).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(
+            f"{name}: expected an integer number of nanoseconds, got {type(value).__name__} {value!r}"
+            " (timestamps are int64 ns; convert seconds with sensorfuse.units.ns_from_seconds)"
+        )
+    v = int(value)
+    if not -(2**63) <= v < 2**63:
+        raise ValidationError(f"{name}: {v} does not fit in int64 nanoseconds")
+    return v
+
+
+def check_stamps(value: object, name: str = "stamp_ns", *, strictly: bool = False) -> np.ndarray:
+    """Validate a 1-D array of int64 nanosecond stamps sorted ascending.
+
+    Args:
+        value: the stamps.
+        name: argument name for messages.
+        strictly: require strictly increasing stamps (no duplicates).
+
+    Raises:
+        ValidationError: not 1-D, not integers, or not sorted (the message gives the first offending index).
+    """
+    arr = check_array(value, name, ndim=1, kinds="iu")
+    if arr.dtype.kind == "u" and arr.size and arr.max() >= 2**63:
+        raise ValidationError(f"{name}: values exceed the int64 nanosecond range")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size > 1:
+        d = np.diff(arr)
+        bad = np.flatnonzero(d <= 0) if strictly else np.flatnonzero(d < 0)
+        if bad.size:
+            i = int(bad[0])
+            what = "strictly increasing" if strictly else "sorted ascending"
+            raise ValidationError(
+                f"{name}: must be {what}; element {i + 1} ({arr[i + 1]}) follows {arr[i]}"
+                f" ({bad.size} place(s) in all). Sort the data or report the reorder explicitly."
+            )
+    return arr
