@@ -121,6 +121,15 @@ def check_stamps(value: object, name: str = "stamp_ns", *, strictly: bool = Fals
     Raises:
         ValidationError: not 1-D, not integers, or not sorted (the message gives the first offending index).
     """
+    if (
+        (isinstance(value, np.ndarray)
+        and value.dtype.kind == "f")
+        or (isinstance(value, (list, tuple)) and any(isinstance(v, float) for v in value))
+    ):
+        raise ValidationError(
+            f"{name}: expected integer nanoseconds (int64), got floating point values; convert seconds on purpose "
+            "with sensorfuse.units.ns_from_seconds"
+        )
     arr = check_array(value, name, ndim=1, kinds="iu")
     if arr.dtype.kind == "u" and arr.size and arr.max() >= 2**63:
         raise ValidationError(f"{name}: values exceed the int64 nanosecond range")

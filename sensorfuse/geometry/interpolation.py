@@ -55,11 +55,11 @@ def bracket(
     t0, t1 = int(stamps_ns[0]), int(stamps_ns[-1])
     far = (query_ns < t0 - max_extrapolation_ns) | (query_ns > t1 + max_extrapolation_ns)
     if extrapolation == "raise" and np.any(far):
-        q = query_ns[far]
+        q = int(query_ns[far][0])
+        where = f"{(t0 - q) / 1e6:.3f} ms before the start" if q < t0 else f"{(q - t1) / 1e6:.3f} ms after the end"
         raise ExtrapolationError(
-            f"{what}: {q.size} query time(s) outside the data range [{t0}, {t1}] ns "
-            f"(+/- {max_extrapolation_ns} ns allowed), e.g. {int(q[0])} "
-            f"({(int(q[0]) - (t0 if q[0] < t0 else t1)) / 1e6:+.3f} ms beyond the end). "
+            f"{what}: {int(far.sum())} query time(s) outside the data range [{t0}, {t1}] ns "
+            f"(+/- {max_extrapolation_ns} ns allowed), e.g. {q} ({where}). "
             "Pass extrapolation='hold' or 'nan', or a max_extrapolation_ns margin, if that is intended."
         )
     if n == 1:

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# sensorfuse set-up on a fresh Debian machine, idempotent.
+#
+#   bash scripts/setup.sh run    install (system packages, .venv, sensorfuse) and run the main job on sample_data/
+#   bash scripts/setup.sh test   install with the dev extras and run ruff + the whole test suite (under xvfb)
+#
+# Environment: PYTHON (default python3, >= 3.10), VENV (default .venv in the repository), PYTEST_ARGS (extra args).
+set -euo pipefail
+
+mode="${1:-run}"
+case "$mode" in run | test) ;; *) echo "usage: bash scripts/setup.sh run|test" >&2; exit 2 ;; esac
+
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+VENV="${VENV:-$PWD/.venv}"
+
+# -- system packages: what Open3D, OpenCV and the headless viewer tests need ---------------------------------
+apt_packages=(libusb-1.0-0 libgl1 libegl1 libgomp1 libglib2.0-0 xvfb xauth)
+if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt_packages+=(python3-venv)  # Debian splits ensurepip out of python3
+fi
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo ">> installing Debian packages: ${missing[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# -- virtual environment and the package ---------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    echo ">> creating virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+"$PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+extras=""
+if [ "$mode" = test ]; then extras="[dev]"; fi
+echo ">> installing sensorfuse$extras into $VENV"
+"$PY" -m pip install -q --disable-pip-version-check -e ".$extras"
+
+# -- the job ---------------------------------------------------------------------------------------------------
+if [ "$mode" = run ]; then
+    # Main job on the bundled samples. (fuse-sync replaces this once it exists, issue #6.)
+    "$VENV/bin/fuse-info" sample_data/kitti_object
+    "$VENV/bin/fuse-info" sample_data/calibration/kitti_raw_2011_09_26
+else
+    echo ">> ruff"
+    "$VENV/bin/ruff" check sensorfuse tests benchmarks scripts
+    "$VENV/bin/ruff" format --check sensorfuse tests benchmarks scripts
+    echo ">> pytest"
+    # xvfb-run gives the viewer tests a display; -a picks a free server number.
+    # shellcheck disable=SC2086
+    xvfb-run -a -s "-screen 0 1280x1024x24" "$PY" -m pytest ${PYTEST_ARGS:-}
+fi

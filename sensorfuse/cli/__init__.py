@@ -1,0 +1,1 @@
+"""Command-line entry points (``fuse-*``). Thin: argument parsing, progress and printing only."""

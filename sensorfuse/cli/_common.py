@@ -1,0 +1,36 @@
+"""What every ``fuse-*`` command shares: error printing without a traceback, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_json(data: Any) -> None:
+    """Print one JSON object on stdout (numpy values converted)."""
+    sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
+
+
+def run(main: Callable[[], Any]) -> None:
+    """Run a typer app; a SensorfuseError prints as one red line on stderr and exits 1."""
+    from sensorfuse.errors import SensorfuseError
+
+    try:
+        main()
+    except SensorfuseError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)
