@@ -121,10 +121,8 @@ def check_stamps(value: object, name: str = "stamp_ns", *, strictly: bool = Fals
     Raises:
         ValidationError: not 1-D, not integers, or not sorted (the message gives the first offending index).
     """
-    if (
-        (isinstance(value, np.ndarray)
-        and value.dtype.kind == "f")
-        or (isinstance(value, (list, tuple)) and any(isinstance(v, float) for v in value))
+    if (isinstance(value, np.ndarray) and value.dtype.kind == "f") or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, float) for v in value)
     ):
         raise ValidationError(
             f"{name}: expected integer nanoseconds (int64), got floating point values; convert seconds on purpose "

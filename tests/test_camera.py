@@ -128,11 +128,12 @@ def test_strong_distortion_masks_instead_of_folding():
     folded_inside = cam.in_image(_cv2_project(cam, np.array([[1.2, 0.0, 1.0]])))
     assert folded_inside[0], "OpenCV maps this 50-degree point back into the image; we must not"
     assert np.isfinite(ref).all()
-    uv2, valid2 = cam.project(np.array([[1.2, 0.0, 1.0]]))
+    _uv2, valid2 = cam.project(np.array([[1.2, 0.0, 1.0]]))
     assert not valid2[0]
     # pixels that the model can never produce do not unproject
     rays, ok = cam.unproject(np.array([[320.0 + 500 * 0.6, 240.0]]))  # r_d = 0.6 > max r_d = 0.544
-    assert not ok[0] and np.isnan(rays[0]).all()
+    assert not ok[0]
+    assert np.isnan(rays[0]).all()
 
 
 def test_fisheye_sees_behind_90_degrees_but_masks_past_its_range():
@@ -141,7 +142,7 @@ def test_fisheye_sees_behind_90_degrees_but_masks_past_its_range():
     behind = np.array([[1.0, 0.0, -0.2]])  # 101 degrees off-axis
     uv, valid = cam.project(behind)
     assert valid[0]
-    rays, ok = cam.unproject(uv)
+    rays, _ok = cam.unproject(uv)
     np.testing.assert_allclose(rays[0], behind[0] / np.linalg.norm(behind[0]), atol=1e-9)
     strong = CameraModel(cam.K, [-0.3, 0.0, 0.0, 0.0], "kannala_brandt", 848, 800)  # theta_d turns back at 60 deg
     assert strong.max_undistorted_radius == pytest.approx(np.sqrt(1 / 0.9), abs=1e-3)
@@ -151,7 +152,7 @@ def test_fisheye_sees_behind_90_degrees_but_masks_past_its_range():
 
 def test_behind_the_camera_is_masked_for_perspective_models(cameras):
     for name in ("kitti_raw_cam00", "nuscenes_CAM_FRONT"):
-        uv, valid = cameras[name].project(np.array([[0.1, 0.1, -5.0], [0.0, 0.0, 0.0], [0.1, 0.1, 5.0]]))
+        _uv, valid = cameras[name].project(np.array([[0.1, 0.1, -5.0], [0.0, 0.0, 0.0], [0.1, 0.1, 5.0]]))
         assert valid.tolist() == [False, False, True]
 
 
@@ -202,5 +203,5 @@ def test_project_refuses_bad_shapes():
     with pytest.raises(ValidationError, match=r"T_cam_src"):
         project_points(np.zeros((1, 3)), np.eye(3), cam)
     # NaN points are masked, not an error: they can come from organised clouds
-    uv, valid = cam.project(np.array([[np.nan, 0, 1.0], [0, 0, 1.0]]))
+    _uv, valid = cam.project(np.array([[np.nan, 0, 1.0], [0, 0, 1.0]]))
     assert valid.tolist() == [False, True]

@@ -58,7 +58,8 @@ def test_extrapolation_policies():
         interpolate_poses(stamps, T, before)
     assert issubclass(ExtrapolationError, SyncError)
     out, valid = interpolate_poses(stamps, T, before, extrapolation="nan")
-    assert not valid[0] and np.isnan(out).all()
+    assert not valid[0]
+    assert np.isnan(out).all()
     out, valid = interpolate_poses(stamps, T, before, extrapolation="hold")
     assert valid[0]
     np.testing.assert_array_equal(out[0], T[0])
@@ -72,7 +73,7 @@ def test_trajectory_type_and_bad_input():
     rng = np.random.default_rng(1)
     stamps, T = _traj(rng, 4)
     traj = PoseTrajectory(stamps, T, "map", "base_link")
-    out, valid = traj.interpolate(stamps[1:3])
+    out, _valid = traj.interpolate(stamps[1:3])
     np.testing.assert_array_equal(out, T[1:3])
     with pytest.raises(ValidationError, match=r"strictly increasing; element 2"):
         PoseTrajectory(stamps[[0, 2, 1, 3]], T)

@@ -14,12 +14,11 @@ import typer
 
 from sensorfuse.cli._common import print_json, run
 
-app = typer.Typer(
-    add_completion=False,
-    help=__doc__,
-    epilog="Examples:\n\n  fuse-info sample_data/kitti_object\n\n  fuse-info sample_data/kitti_object --frame 000001 --json\n\n"
-    "  fuse-info rig.yaml",
+_EXAMPLES = (
+    "Examples:\n\n  fuse-info sample_data/kitti_object\n\n  fuse-info sample_data/kitti_object --frame 000001 --json\n\n"
+    "  fuse-info sample_data/calibration/kitti_raw_2011_09_26\n\n  fuse-info rig.yaml"
 )
+app = typer.Typer(add_completion=False)
 
 
 def _detect(path: Path) -> str:
@@ -127,13 +126,12 @@ def _print_rig(rig: Any) -> None:
     c.print(f"extrinsics: {', '.join(f'T_{e.target}_{e.source}' for e in rig.extrinsics) or '(none)'}")
 
 
-@app.command()
+@app.command(help=__doc__, epilog=_EXAMPLES)
 def info(
     path: Annotated[Path, typer.Argument(help="dataset folder, calibration folder or rig file")],
     frame: Annotated[str | None, typer.Option(help="only this frame (e.g. 000001) of a KITTI object folder")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
 ) -> None:
-    """Describe what PATH holds."""
     kind = _detect(path)
     if kind == "kitti_object":
         from sensorfuse.errors import FormatError
