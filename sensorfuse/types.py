@@ -446,6 +446,18 @@ def _opt_float(value: object, name: str, lo: float = -np.inf, hi: float = np.inf
     return v
 
 
+def _check_label_fields(obj: Box3D | Box2D) -> None:
+    """Validate and normalise the fields Box3D and Box2D share (frame, time, class, occlusion, ...)."""
+    _set(obj, "frame_id", _check_frame(obj.frame_id))
+    _set(obj, "stamp_ns", check_stamp(obj.stamp_ns))
+    if not isinstance(obj.label, str):
+        raise ValidationError(f"label: expected a class name (str), got {obj.label!r}")
+    _set(obj, "occlusion", _opt_float(obj.occlusion, "occlusion", 0.0))
+    _set(obj, "truncation", _opt_float(obj.truncation, "truncation", 0.0, 1.0))
+    _set(obj, "score", _opt_float(obj.score, "score"))
+    _set(obj, "attributes", MappingProxyType(dict(obj.attributes)))
+
+
 @dataclass(frozen=True, eq=False)
 class Box3D:
     """An oriented 3D box (a label or a detection).
@@ -482,14 +494,7 @@ class Box3D:
             raise ValidationError(f"size: (l, w, h) must be non-negative, got {size.tolist()}")
         _set(self, "size", size)
         _set(self, "rotation", check_rotation(self.rotation, "rotation"))
-        _set(self, "frame_id", _check_frame(self.frame_id))
-        _set(self, "stamp_ns", check_stamp(self.stamp_ns))
-        if not isinstance(self.label, str):
-            raise ValidationError(f"label: expected a class name (str), got {self.label!r}")
-        _set(self, "occlusion", _opt_float(self.occlusion, "occlusion", 0.0))
-        _set(self, "truncation", _opt_float(self.truncation, "truncation", 0.0, 1.0))
-        _set(self, "score", _opt_float(self.score, "score"))
-        _set(self, "attributes", MappingProxyType(dict(self.attributes)))
+        _check_label_fields(self)
 
     @classmethod
     def from_yaw(cls, center: object, size: object, yaw: float, **kwargs: Any) -> Box3D:
@@ -562,14 +567,7 @@ class Box2D:
             raise ValidationError(
                 f"box corners out of order: xmin={vals[0]}, xmax={vals[2]}, ymin={vals[1]}, ymax={vals[3]}"
             )
-        _set(self, "frame_id", _check_frame(self.frame_id))
-        _set(self, "stamp_ns", check_stamp(self.stamp_ns))
-        if not isinstance(self.label, str):
-            raise ValidationError(f"label: expected a class name (str), got {self.label!r}")
-        _set(self, "occlusion", _opt_float(self.occlusion, "occlusion", 0.0))
-        _set(self, "truncation", _opt_float(self.truncation, "truncation", 0.0, 1.0))
-        _set(self, "score", _opt_float(self.score, "score"))
-        _set(self, "attributes", MappingProxyType(dict(self.attributes)))
+        _check_label_fields(self)
 
     @property
     def xyxy(self) -> np.ndarray:

@@ -10,38 +10,27 @@ from typing import Any
 import yaml
 
 from sensorfuse.errors import FormatError
+from sensorfuse.io._files import read_text, write_text_atomic
 
 _DIRECTIVE = re.compile(r"^%YAML:?\s*1\.\d+\s*$", re.MULTILINE)
 
 
-def read_yaml(path: str | os.PathLike[str], what: str) -> Any:
+def read_yaml(path: str | os.PathLike[str], what: str, error: type[FormatError] = FormatError) -> Any:
     """Parse a YAML file; OpenCV-style ``%YAML:1.0`` directives (used by EuRoC/Kalibr files) are tolerated.
 
     Raises:
-        FormatError: missing file or invalid YAML, naming ``what`` and the path.
+        FormatError (or ``error``): missing file or invalid YAML, naming ``what`` and the path.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FormatError(f"{what} {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{what} {path}: cannot be read ({exc})") from None
+    text = read_text(path, what, error)
     try:
         return yaml.safe_load(_DIRECTIVE.sub("", text))
     except yaml.YAMLError as exc:
-        raise FormatError(f"{what} {path}: not valid YAML ({exc})") from None
+        raise error(f"{what} {path}: not valid YAML ({exc})") from None
 
 
 def write_yaml(data: Any, path: str | os.PathLike[str], header: str = "") -> Path:
     """Write YAML atomically, block style for mappings and flow style for flat lists."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = header + yaml.dump(data, Dumper=FlowListDumper, sort_keys=False, width=120)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, header + yaml.dump(data, Dumper=FlowListDumper, sort_keys=False, width=120))
 
 
 class FlowListDumper(yaml.SafeDumper):

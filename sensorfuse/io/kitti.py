@@ -35,6 +35,7 @@ from sensorfuse._checks import check_array
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_rotation, check_transform
+from sensorfuse.io._files import read_text, write_text_atomic
 from sensorfuse.rig import Provenance, Rig, Sensor
 from sensorfuse.types import PointCloud
 
@@ -58,12 +59,7 @@ __all__ = [
 
 
 def _read_kv(path: Path) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FormatError(f"KITTI calibration file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FormatError(f"KITTI calibration file {path}: cannot be read ({exc})") from None
+    text = read_text(path, "KITTI calibration file")
     out: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -98,14 +94,6 @@ def _rigid_from_3x4(M: np.ndarray, name: str, path: Path | str) -> np.ndarray:
 
 def _fmt(values: np.ndarray) -> str:
     return " ".join(f"{v:.12e}" for v in np.asarray(values, dtype=np.float64).ravel())
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _K_and_baseline(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +190,7 @@ def write_kitti_object_calib(calib: KittiObjectCalib, path: str | os.PathLike[st
     lines.append(f"R0_rect: {_fmt(calib.R0_rect)}")
     lines.append(f"Tr_velo_to_cam: {_fmt(calib.Tr_velo_to_cam[:3])}")
     lines.append(f"Tr_imu_to_velo: {_fmt(calib.Tr_imu_to_velo[:3])}")
-    return _write_atomic(Path(path), "\n".join(lines) + "\n")
+    return write_text_atomic(Path(path), "\n".join(lines) + "\n")
 
 
 def rig_from_kitti_object_calib(
@@ -386,7 +374,7 @@ def write_kitti_raw_calib(calib: KittiRawCalib, folder: str | os.PathLike[str]) 
             f"R_rect{s}: {_fmt(c.R_rect)}",
             f"P_rect{s}: {_fmt(c.P_rect)}",
         ]
-    _write_atomic(folder / _RAW_FILES[0], "\n".join(cc) + "\n")
+    write_text_atomic(folder / _RAW_FILES[0], "\n".join(cc) + "\n")
     vc = [
         f"calib_time: {t.get(_RAW_FILES[1], 'unknown')}",
         f"R: {_fmt(calib.T_cam00_velo[:3, :3])}",
@@ -394,13 +382,13 @@ def write_kitti_raw_calib(calib: KittiRawCalib, folder: str | os.PathLike[str]) 
         f"delta_f: {_fmt(calib.delta_f)}",
         f"delta_c: {_fmt(calib.delta_c)}",
     ]
-    _write_atomic(folder / _RAW_FILES[1], "\n".join(vc) + "\n")
+    write_text_atomic(folder / _RAW_FILES[1], "\n".join(vc) + "\n")
     iv = [
         f"calib_time: {t.get(_RAW_FILES[2], 'unknown')}",
         f"R: {_fmt(calib.T_velo_imu[:3, :3])}",
         f"T: {_fmt(calib.T_velo_imu[:3, 3])}",
     ]
-    _write_atomic(folder / _RAW_FILES[2], "\n".join(iv) + "\n")
+    write_text_atomic(folder / _RAW_FILES[2], "\n".join(iv) + "\n")
     return folder
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from sensorfuse.errors import RigFileError, SensorfuseError
 from sensorfuse.geometry.camera import CameraModel
-from sensorfuse.io._yaml import FlowListDumper, write_yaml
+from sensorfuse.io._yaml import FlowListDumper, read_yaml, write_yaml
 from sensorfuse.rig import SENSOR_KINDS, ClockModel, Extrinsic, Provenance, Rig, Sensor
 
 __all__ = ["RIG_SCHEMA_VERSION", "load_rig", "rig_from_dict", "rig_to_dict", "save_rig"]
@@ -350,15 +350,4 @@ def load_rig(path: str | os.PathLike[str]) -> Rig:
     Raises:
         RigFileError: the file is missing, not YAML, or does not follow the schema (message gives the key path).
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RigFileError(f"rig file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RigFileError(f"rig file {path}: cannot be read ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RigFileError(f"rig file {path}: not valid YAML ({exc})") from None
-    return rig_from_dict(data, source=str(path))
+    return rig_from_dict(read_yaml(path, "rig file", RigFileError), source=str(path))
