@@ -50,8 +50,8 @@ if [ "$mode" = run ]; then
     "$VENV/bin/fuse-info" sample_data/calibration/kitti_raw_2011_09_26
 else
     echo ">> ruff"
-    "$VENV/bin/ruff" check sensorfuse tests benchmarks scripts
-    "$VENV/bin/ruff" format --check sensorfuse tests benchmarks scripts
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
     echo ">> pytest"
     # xvfb-run gives the viewer tests a display; -a picks a free server number.
     # shellcheck disable=SC2086
