@@ -5,27 +5,11 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import KB_TYPICAL, RATIONAL
 
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry import CameraModel, project_points
 from sensorfuse.io import read_euroc_sensor_yaml, read_kitti_object_calib, read_kitti_raw_calib, read_opencv_camera_yaml
-
-# Kannala-Brandt: no fisheye camera is among the real samples; these are typical of a 848x800 T265-class lens.
-KB_TYPICAL = CameraModel(
-    [[285.72, 0, 418.93], [0, 285.93, 405.12], [0, 0, 1]],
-    [-0.0069, 0.0413, -0.0385, 0.0063],
-    "kannala_brandt",
-    848,
-    800,
-)
-# rational (8-coefficient) model: synthetic, with large k1/k4 as real rational calibrations have
-RATIONAL = CameraModel(
-    [[600.0, 0, 640.0], [0, 600.0, 360.0], [0, 0, 1]],
-    [2.5, 0.8, 0.001, -0.0005, 0.02, 2.9, 1.3, 0.1],
-    "rational_polynomial",
-    1280,
-    720,
-)
 
 
 def _real_cameras(sample_data):

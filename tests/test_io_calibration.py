@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import KB_TYPICAL, RATIONAL
 
 import sensorfuse.io as sio
 from sensorfuse.errors import FormatError
@@ -96,21 +97,9 @@ def test_camera_info_yaml_round_trip(sample_data, tmp_path, source):
     elif source == "opencv":
         cam = sio.read_opencv_camera_yaml(sample_data / "calibration/opencv_chessboard/left_intrinsics.yml")
     elif source == "kb":
-        cam = CameraModel(
-            [[285.7, 0, 418.9], [0, 285.9, 405.1], [0, 0, 1]],
-            [-0.0069, 0.0413, -0.0385, 0.0063],
-            "kannala_brandt",
-            848,
-            800,
-        )
+        cam = KB_TYPICAL
     else:
-        cam = CameraModel(
-            [[600.0, 0, 640], [0, 600, 360], [0, 0, 1]],
-            [2.5, 0.8, 0.001, -0.0005, 0.02, 2.9, 1.3, 0.1],
-            "brown_conrady",
-            1280,
-            720,
-        )
+        cam = RATIONAL
     p = sio.write_camera_info_yaml(cam, tmp_path / "cam.yaml", camera_name="cam0")
     info = sio.read_camera_info_yaml(p)
     expected_model = {
