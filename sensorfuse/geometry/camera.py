@@ -325,6 +325,8 @@ def _bc_undistort(
         dy = np.where(np.isfinite(dy), dy, 0.0)
         x -= dx
         y -= dy
+        if max(np.max(np.abs(dx), initial=0.0), np.max(np.abs(dy), initial=0.0)) < 1e-13:
+            break  # converged everywhere (the final residual check below decides validity)
         # keep the iterate inside the monotonic range so it cannot converge to a folded-back solution
         r = np.hypot(x, y)
         over = r > r_max
