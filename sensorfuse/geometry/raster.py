@@ -229,7 +229,9 @@ def _shade(
     tex_shape,
     tri_bgr,
     sky_bgr,
-    noise,
+    noise_std,
+    noise_seed,
+    gauss,
 ):
     H, W = index.shape
     S = sub_rays.shape[2]
@@ -255,9 +257,13 @@ def _shade(
     for y in nb.prange(H):
         for x in range(W):
             k = index[y, x]
+            nz = 0.0
+            if noise_std > 0.0:
+                h = _splitmix64(np.uint64(noise_seed) ^ np.uint64(y * W + x))
+                nz = gauss[h & np.uint64(gauss.size - 1)] * noise_std
             if k < 0:
                 for c in range(3):
-                    out[y, x, c] = min(max(int(sky_bgr[c] + noise[y, x] + 0.5), 0), 255)
+                    out[y, x, c] = min(max(int(np.floor(sky_bgr[c] + nz + 0.5)), 0), 255)
                 continue
             nx, ny, nz, nv0 = pre[k, 0], pre[k, 1], pre[k, 2], pre[k, 3]
             e1x, e1y, e1z = pre[k, 4], pre[k, 5], pre[k, 6]
@@ -273,7 +279,7 @@ def _shade(
             if th * tw == 1:
                 val = tex_data[off] / 255.0
                 for c in range(3):
-                    out[y, x, c] = min(max(int(val * tri_bgr[k, c] + noise[y, x] + 0.5), 0), 255)
+                    out[y, x, c] = min(max(int(np.floor(val * tri_bgr[k, c] + nz + 0.5)), 0), 255)
                 continue
             n_s = S if mat_super[m] else 1
             acc = 0.0
@@ -305,14 +311,27 @@ def _shade(
                 acc += tex_data[off + r * tw + c]
             val = acc / (255.0 * n_s)
             for c in range(3):
-                out[y, x, c] = min(max(int(val * tri_bgr[k, c] + noise[y, x] + 0.5), 0), 255)
+                out[y, x, c] = min(max(int(np.floor(val * tri_bgr[k, c] + nz + 0.5)), 0), 255)
     return out
+
+
+def _splitmix64(x: np.uint64) -> np.uint64:
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+# Pixel noise: a fixed table of 2^13 standard normal numbers (32 KB, stays in cache) indexed by a counter-based hash
+# of (frame seed, pixel), so the noise is the same for any thread schedule and costs one hash and one load per pixel.
+_GAUSS = np.random.default_rng(20261123).standard_normal(1 << 13).astype(np.float32)
 
 
 _triangle_bounds = nb.njit(cache=True)(_triangle_bounds)
 _overlaps = nb.njit(cache=True)(_overlaps)
 _overlaps_any = nb.njit(cache=True)(_overlaps_any)
 _dot = nb.njit(cache=True)(_dot)
+_splitmix64 = nb.njit(cache=True)(_splitmix64)
 _rasterize_parallel = nb.njit(cache=True, parallel=True)(_rasterize)
 _rasterize_serial = nb.njit(cache=True)(_rasterize)
 _shade_parallel = nb.njit(cache=True, parallel=True)(_shade)
@@ -357,11 +376,13 @@ def shade(
     supersample: np.ndarray,
     triangle_bgr: np.ndarray,
     sky_bgr: np.ndarray,
-    noise: np.ndarray | None = None,
+    noise_std: float = 0.0,
+    noise_seed: int = 0,
 ) -> np.ndarray:
     """A bgr8 image: per pixel, the mean texture value (0..1) over its sub-pixel samples on the triangle its centre
-    sees, times that triangle's colour ``triangle_bgr`` (T, 3) (0..255, lighting included), plus ``noise`` (H, W)
-    (grey levels, added to all channels); ``sky_bgr`` where nothing is hit.
+    sees, times that triangle's colour ``triangle_bgr`` (T, 3) (0..255, lighting included), plus Gaussian noise of
+    ``noise_std`` grey levels (the same on all channels, drawn from a counter-based generator seeded with
+    ``noise_seed``, so parallel runs are reproducible); ``sky_bgr`` where nothing is hit.
 
     ``uv_m`` (T, 3, 2) are per-vertex texture coordinates in metres; per material ``texture_of`` (index into
     ``textures``), ``texel_m`` (metres per texel) and ``wrap`` (repeat, else clamp to the edge) and ``supersample`` (average the camera's sub-pixel rays — for
@@ -371,8 +392,6 @@ def shade(
     sizes = np.array([t.size for t in textures])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     shapes = np.array([t.shape for t in textures], dtype=np.int64)
-    if noise is None:
-        noise = np.zeros(index.shape, np.float32)
     return _shade_parallel(
         np.ascontiguousarray(triangles_cam, dtype=np.float64),
         np.ascontiguousarray(uv_m, dtype=np.float64),
@@ -389,5 +408,7 @@ def shade(
         shapes,
         np.ascontiguousarray(triangle_bgr, dtype=np.float64),
         np.ascontiguousarray(sky_bgr, dtype=np.float64),
-        np.ascontiguousarray(noise, dtype=np.float32),
+        float(noise_std),
+        int(noise_seed) & 0x7FFFFFFFFFFFFFFF,
+        _GAUSS,
     )

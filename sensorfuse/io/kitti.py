@@ -322,7 +322,8 @@ def read_kitti_raw_calib(folder: str | os.PathLike[str]) -> KittiRawCalib:
     cc_path, vc_path, iv_path = (folder / f for f in _RAW_FILES)
     cc, vc, iv = _read_kv(cc_path), _read_kv(vc_path), _read_kv(iv_path)
     cams = []
-    for i in range(4):
+    n_cams = 1 + max((i for i in range(1, 10) if f"S_{i:02d}" in cc), default=0)  # KITTI has 4; others may have fewer
+    for i in range(n_cams):
         s = f"_{i:02d}"
         cams.append(
             KittiRawCamera(
@@ -411,12 +412,12 @@ def rig_from_kitti_raw_calib(calib: KittiRawCalib, *, name: str = "kitti_raw", s
     rig = Rig(name=name, sensors=tuple(sensors), base_frame="velodyne", provenance=prov)
     rig = rig.with_extrinsic("cam00", "velodyne", calib.T_cam00_velo, prov)
     rig = rig.with_extrinsic("velodyne", "imu", calib.T_velo_imu, prov)
-    for i in range(1, 4):
+    for i in range(1, len(calib.cameras)):
         rig = rig.with_extrinsic(f"cam{i:02d}", "cam00", calib.cameras[i].T_cam_cam00, prov)
     R = np.eye(4)
     R[:3, :3] = calib.cameras[0].R_rect
     rig = rig.with_extrinsic("cam0", "cam00", R, prov)
-    for i in range(1, 4):
+    for i in range(1, len(calib.cameras)):
         T = np.eye(4)
         T[:3, 3] = _K_and_baseline(calib.cameras[i].P_rect)[1]
         rig = rig.with_extrinsic(f"cam{i}", "cam0", T, prov)

@@ -59,6 +59,9 @@ class World:
         self.scene, self.ego, self.start_ns = scene, ego, int(start_ns)
         V, F, uv, mat, inst = scene.static_mesh()
         self.static_tris = V[F]  # (T, 3, 3) world
+        n = np.cross(self.static_tris[:, 1] - self.static_tris[:, 0], self.static_tris[:, 2] - self.static_tris[:, 0])
+        self.static_normal = n / np.linalg.norm(n, axis=1, keepdims=True)
+        self.static_plane = np.einsum("ij,ij->i", self.static_normal, self.static_tris[:, 0])
         self.static_uv, self.static_mat, self.static_inst = uv, mat, inst
         self._o3d = o3d
         self.static_rc = o3d.t.geometry.RaycastingScene()
@@ -84,11 +87,11 @@ class World:
 
     # -- ray casting (LiDAR, radar) -----------------------------------------------------------------------------------
     def cast(
-        self, origins: np.ndarray, dirs: np.ndarray, t_s: np.ndarray, max_range: float
+        self, origins: np.ndarray, dirs: np.ndarray, t_s: np.ndarray, t_index: np.ndarray, max_range: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Cast world rays, each at its own time (for moving objects). Returns ``(dist, normal_world (N,3),
-        material, instance, hit_local (N,3) hit point in the hit object's frame (world for static))``;
-        ``dist`` is inf where nothing is hit within ``max_range``."""
+        """Cast world rays, ray ``i`` at time ``t_s[t_index[i]]`` (for moving objects). Returns ``(dist,
+        normal_world (N,3), material, instance, hit_local (N,3) hit point in the hit object's frame (world for
+        static))``; ``dist`` is inf where nothing is hit within ``max_range``."""
         o3d = self._o3d
         n = origins.shape[0]
         rays = np.concatenate([origins, dirs], axis=1).astype(np.float32)
@@ -102,20 +105,29 @@ class World:
         material[hit] = self.static_mat[prim[hit]]
         instance[hit] = self.static_inst[prim[hit]]
         normal = np.zeros((n, 3))
-        normal[hit] = ans["primitive_normals"].numpy()[hit]
         # refine the static hit distance in float64 against the hit triangle's plane (float32 casting loses ~1e-5 m)
         if np.any(hit):
-            tri = self.static_tris[prim[hit]]
-            nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-            nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
-            dist[hit] = np.einsum("ij,ij->i", nrm, tri[:, 0] - origins[hit]) / np.einsum("ij,ij->i", nrm, dirs[hit])
+            ph = prim[hit]
+            nrm = self.static_normal[ph]
+            dist[hit] = (self.static_plane[ph] - np.einsum("ij,ij->i", nrm, origins[hit])) / np.einsum(
+                "ij,ij->i", nrm, dirs[hit]
+            )
             normal[hit] = nrm
         hit_local = origins + dist[:, None] * dirs
         for obj, rc in zip(self.dynamic, self.dynamic_rc, strict=True):
-            T = obj.pose(t_s)  # (N, 4, 4) world <- object, each ray at its own time
+            T_u = obj.pose(t_s)  # (U, 4, 4) world <- object at each distinct ray time
+            # cull: only rays passing within the object's bounding sphere
+            radius = 0.5 * float(np.linalg.norm(obj.size)) + 1e-3
+            oc = T_u[t_index, :3, 3] - origins
+            along = np.einsum("ij,ij->i", oc, dirs)
+            miss = (np.einsum("ij,ij->i", oc, oc) - along**2 > radius**2) | (along < -radius)
+            sel = np.flatnonzero(~miss)
+            if sel.size == 0:
+                continue
+            T = T_u[t_index[sel]]
             R, p = T[:, :3, :3], T[:, :3, 3]
-            o_loc = np.einsum("nji,nj->ni", R, origins - p)
-            d_loc = np.einsum("nji,nj->ni", R, dirs)
+            o_loc = np.einsum("nji,nj->ni", R, origins[sel] - p)
+            d_loc = np.einsum("nji,nj->ni", R, dirs[sel])
             a = rc.cast_rays(o3d.core.Tensor(np.concatenate([o_loc, d_loc], axis=1).astype(np.float32)))
             pid = a["primitive_ids"].numpy()
             h = pid != _MISS
@@ -125,14 +137,15 @@ class World:
             nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
             d_obj = np.einsum("ij,ij->i", nrm, tri[:, 0] - o_loc[h]) / np.einsum("ij,ij->i", nrm, d_loc[h])
-            idx = np.flatnonzero(h)
-            closer = d_obj < dist[idx]
-            idx, d_obj, nrm, prims = idx[closer], d_obj[closer], nrm[closer], pid[h][closer]
+            j = np.flatnonzero(h)  # index into sel
+            closer = d_obj < dist[sel[j]]
+            j, d_obj, nrm, prims = j[closer], d_obj[closer], nrm[closer], pid[h][closer]
+            idx = sel[j]
             dist[idx] = d_obj
             material[idx] = obj.material[prims]
             instance[idx] = obj.instance_id
-            normal[idx] = np.einsum("nij,nj->ni", R[idx], nrm)
-            hit_local[idx] = o_loc[idx] + d_obj[:, None] * d_loc[idx]
+            normal[idx] = np.einsum("nij,nj->ni", R[j], nrm)
+            hit_local[idx] = o_loc[j] + d_obj[:, None] * d_loc[j]
         far = dist > max_range
         dist[far] = np.inf
         material[far] = -1
@@ -160,8 +173,8 @@ class World:
         C, B = d_loc.shape[:2]
         dirs = np.einsum("cij,cbj->cbi", T_wl[:, :3, :3], d_loc).reshape(-1, 3)
         origins = np.repeat(T_wl[:, :3, 3], B, axis=0)
-        t_ray = np.repeat(t_col, B)
-        dist, normal, material, instance, _ = self.cast(origins, dirs, t_ray, spec.max_range_m)
+        t_idx = np.repeat(np.arange(C), B)
+        dist, normal, material, instance, _ = self.cast(origins, dirs, t_col, t_idx, spec.max_range_m)
         keep = np.isfinite(dist) & (dist >= spec.min_range_m)
         if noise.get("dropout_prob", 0.0) > 0:
             keep &= rng.random(keep.size) >= noise["dropout_prob"]
@@ -223,9 +236,6 @@ class World:
         nw = np.cross(tris_w[:, 1] - tris_w[:, 0], tris_w[:, 2] - tris_w[:, 0])
         nw /= np.linalg.norm(nw, axis=1, keepdims=True)
         tri_bgr = 255.0 * self.tint[mat] * (0.6 + 0.4 * np.abs(nw @ _SUN))[:, None]  # lambert-ish, per triangle
-        noise_img = None
-        if noise.get("pixel_std", 0.0) > 0:
-            noise_img = rng.standard_normal(index.shape, dtype=np.float32) * np.float32(noise["pixel_std"])
         img = shade(
             tris_c,
             uv,
@@ -239,7 +249,8 @@ class World:
             self.supersample,
             tri_bgr,
             _SKY_BGR,
-            noise_img,
+            noise.get("pixel_std", 0.0),
+            int(rng.integers(0, 2**62)),
         )
         hit = index >= 0
         instance = np.zeros(index.shape, np.uint16)
@@ -257,7 +268,9 @@ class World:
         dirs = d_loc @ T_wr[:3, :3].T
         origins = np.broadcast_to(T_wr[:3, 3], dirs.shape).copy()
         n = dirs.shape[0]
-        dist, _normal, material, instance, hit_local = self.cast(origins, dirs, np.full(n, t), 150.0)
+        dist, _normal, material, instance, hit_local = self.cast(
+            origins, dirs, np.array([t]), np.zeros(n, np.int64), 150.0
+        )
         det = np.isfinite(dist) & (self.rcs[np.maximum(material, 0)] >= -10.0)
         if noise.get("miss_prob", 0.0) > 0:
             det &= rng.random(n) >= noise["miss_prob"]

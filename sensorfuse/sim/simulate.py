@@ -304,6 +304,8 @@ def simulate(
                 msgs.append(
                     (topic, GnssFix(header_ns, lat, lon, alt, sensor.frame_id, "gps", covariance_m2=cov, status=2))
                 )
+            elif cfg.format == "kitti":  # odom -> OXTS packets: the true INS solution of the IMU frame
+                msgs.append(("/oxts", _oxts(world, sim_rig, scene.origin_lla, true_ns, header_ns)))
             else:  # odom: the true pose of base_link in the world
                 t = world.t_s(true_ns)
                 T = ego.pose(t)
@@ -327,6 +329,46 @@ def simulate(
     if progress:
         progress(1.0, "done")
     return SimResult(out, writer.path, out / "ground_truth", dict(writer.counts), streams.plans, sim_rig)
+
+
+def _oxts(world: World, sim_rig: SimRig, origin_lla, true_ns: int, header_ns: int):
+    """KITTI OXTS packet of the IMU frame at ``true_ns`` (accelerations are specific force, rates in the IMU frame;
+    KITTI's vehicle- and surface-frame variants are both filled with these)."""
+    from scipy.spatial.transform import Rotation
+
+    from sensorfuse.io.kitti_raw_writer import OxtsPacket
+
+    T_bi = sim_rig.T_base("imu")
+    t = world.t_s(true_ns)
+    T_wi = world.ego.pose(t) @ T_bi
+    lat, lon, alt = enu_to_lla(T_wi[:3, 3][None], origin_lla)[0]
+    yaw, pitch, roll = Rotation.from_matrix(T_wi[:3, :3]).as_euler("ZYX")
+    v_w = world.ego.point_velocity_world(np.array([t]), T_bi[:3, 3][None])[0]
+    v_i = T_wi[:3, :3].T @ v_w
+    g, a = world.imu_true(T_bi, np.array([true_ns]))
+    vals = (
+        lat,
+        lon,
+        alt,
+        roll,
+        pitch,
+        yaw,
+        v_w[1],
+        v_w[0],
+        *v_i,
+        *a[0],
+        *a[0],
+        *g[0],
+        *g[0],
+        0.01,
+        0.01,
+        4,
+        12,
+        5,
+        5,
+        6,
+    )
+    return OxtsPacket(header_ns, tuple(float(x) for x in vals))
 
 
 def _open_writer(out: Path, cfg: SimConfig, sim_rig: SimRig):
