@@ -45,7 +45,7 @@ class CameraRays:
 
     camera: CameraModel
     rays: np.ndarray  # (H, W, 3) float64 unit rays of pixel centres (NaN where the model is not valid)
-    sub_rays: np.ndarray  # (H, W, S, 3) float32 unit rays of sub-pixel samples
+    samples: int  # anti-aliasing samples per pixel side (samples x samples rays for supersampled materials)
     tile_bounds: np.ndarray  # (TY, TX, 4) min x/z, max x/z, min y/z, max y/z; NaN for tiles with no valid pixel
     super_bounds: np.ndarray  # (SY, SX, 4)
 
@@ -72,39 +72,9 @@ def _bounds(nx: np.ndarray, ny: np.ndarray, size: int) -> np.ndarray:
             )
 
 
-def _sub_rays(nx: np.ndarray, ny: np.ndarray, samples: int) -> np.ndarray:
-    """Rays of a ``samples x samples`` sub-pixel grid, bilinear in the normalised plane between pixel-centre rays
-    (extrapolated by one pixel at the border). Only texture anti-aliasing uses them, where the interpolation error
-    (~1e-6 px for the distortions here) is invisible; visibility always uses the exact centre rays."""
-    H, W = nx.shape
-    offs = (np.arange(samples) + 0.5) / samples - 0.5
-    out = np.empty((H, W, samples * samples, 3))
-    padded = []
-    for a in (nx, ny):
-        p = np.pad(a, 1, mode="edge")
-        p[0, :], p[-1, :] = 2 * p[1, :] - p[2, :], 2 * p[-2, :] - p[-3, :]
-        p[:, 0], p[:, -1] = 2 * p[:, 1] - p[:, 2], 2 * p[:, -2] - p[:, -3]
-        padded.append(p)
-    s = 0
-    for oy in offs:
-        for ox in offs:
-            sx, sy = int(np.sign(ox)), int(np.sign(oy))
-            wx, wy = abs(ox), abs(oy)
-            comp = []
-            for p in padded:
-                c = p[1 : H + 1, 1 : W + 1]
-                cx = p[1 : H + 1, 1 + sx : W + 1 + sx]
-                cy = p[1 + sy : H + 1 + sy, 1 : W + 1]
-                cxy = p[1 + sy : H + 1 + sy, 1 + sx : W + 1 + sx]
-                comp.append((1 - wx) * (1 - wy) * c + wx * (1 - wy) * cx + (1 - wx) * wy * cy + wx * wy * cxy)
-            n = np.sqrt(comp[0] ** 2 + comp[1] ** 2 + 1.0)
-            out[:, :, s, 0], out[:, :, s, 1], out[:, :, s, 2] = comp[0] / n, comp[1] / n, 1.0 / n
-            s += 1
-    return out
-
-
-def camera_rays(camera: CameraModel, samples: int = 2) -> CameraRays:
-    """Unit rays for pixel centres and for a ``samples x samples`` sub-pixel grid, plus tile bounds.
+def camera_rays(camera: CameraModel, samples: int = 4) -> CameraRays:
+    """Unit rays of pixel centres and the tile bounds; ``samples`` per side for anti-aliased materials (their sub-pixel
+    rays are made in the kernel from the centre rays' local derivative in the normalised plane).
 
     Raises:
         ValidationError: the camera sees rays at or beyond 90 deg off-axis (the normalised plane cannot hold them).
@@ -118,10 +88,9 @@ def camera_rays(camera: CameraModel, samples: int = 2) -> CameraRays:
             f"camera {camera!r} sees rays 90 deg or more off its axis; the rasteriser handles fields of view < 180 deg"
         )
     nx, ny = rays[..., 0] / rays[..., 2], rays[..., 1] / rays[..., 2]
-    sub = _sub_rays(nx, ny, samples)
     tiles = _bounds(nx, ny, TILE)
     supers = _bounds(nx, ny, TILE * SUPER)
-    return CameraRays(camera, np.ascontiguousarray(rays), np.ascontiguousarray(sub, dtype=np.float32), tiles, supers)
+    return CameraRays(camera, np.ascontiguousarray(rays), samples, tiles, supers)
 
 
 def _triangle_bounds(tri: np.ndarray, near: float, out: np.ndarray) -> bool:
@@ -219,7 +188,7 @@ def _shade(
     material,
     index,
     rays,
-    sub_rays,
+    n_side,
     mat_texture,
     mat_texel,
     mat_wrap,
@@ -234,7 +203,6 @@ def _shade(
     gauss,
 ):
     H, W = index.shape
-    S = sub_rays.shape[2]
     T = tris.shape[0]
     # per-triangle constants: normal, plane offset, barycentric Gram matrix
     pre = np.empty((T, 12))
@@ -281,13 +249,25 @@ def _shade(
                 for c in range(3):
                     out[y, x, c] = min(max(int(np.floor(val * tri_bgr[k, c] + nz + 0.5)), 0), 255)
                 continue
-            n_s = S if mat_super[m] else 1
+            n_s = n_side * n_side if mat_super[m] else 1
+            if n_s > 1:
+                # normalised-plane coordinates of this pixel's ray and their derivatives along x and y
+                xl, xr = max(x - 1, 0), min(x + 1, W - 1)
+                yu, yd = max(y - 1, 0), min(y + 1, H - 1)
+                cz = rays[y, x, 2]
+                ax, ay = rays[y, x, 0] / cz, rays[y, x, 1] / cz
+                dxx = (rays[y, xr, 0] / rays[y, xr, 2] - rays[y, xl, 0] / rays[y, xl, 2]) / (xr - xl)
+                dyx = (rays[y, xr, 1] / rays[y, xr, 2] - rays[y, xl, 1] / rays[y, xl, 2]) / (xr - xl)
+                dxy = (rays[yd, x, 0] / rays[yd, x, 2] - rays[yu, x, 0] / rays[yu, x, 2]) / (yd - yu)
+                dyy = (rays[yd, x, 1] / rays[yd, x, 2] - rays[yu, x, 1] / rays[yu, x, 2]) / (yd - yu)
             acc = 0.0
             for s in range(n_s):
                 if n_s == 1:
                     dx, dy, dz = rays[y, x, 0], rays[y, x, 1], rays[y, x, 2]
                 else:
-                    dx, dy, dz = sub_rays[y, x, s, 0], sub_rays[y, x, s, 1], sub_rays[y, x, s, 2]
+                    ox = (s % n_side + 0.5) / n_side - 0.5
+                    oy = (s // n_side + 0.5) / n_side - 0.5
+                    dx, dy, dz = ax + ox * dxx + oy * dxy, ay + ox * dyx + oy * dyy, 1.0
                 nd = nx * dx + ny * dy + nz * dz
                 if nd == 0.0:
                     continue
@@ -398,7 +378,7 @@ def shade(
         np.ascontiguousarray(material, dtype=np.int64),
         index,
         rays.rays,
-        rays.sub_rays,
+        rays.samples,
         np.ascontiguousarray(texture_of, dtype=np.int64),
         np.ascontiguousarray(texel_m, dtype=np.float64),
         np.ascontiguousarray(wrap, dtype=np.bool_),

@@ -32,7 +32,38 @@ from sensorfuse.types import CompressedImage, Image, PointCloud
 
 __all__ = ["OXTS_FIELDS", "KittiRawWriter", "OxtsPacket", "kitti_timestamp"]
 
-OXTS_FIELDS = ["lat", "lon", "alt", "roll", "pitch", "yaw", "vn", "ve", "vf", "vl", "vu", "ax", "ay", "az", "af", "al", "au", "wx", "wy", "wz", "wf", "wl", "wu", "pos_accuracy", "vel_accuracy", "navstat", "numsats", "posmode", "velmode", "orimode"]
+OXTS_FIELDS = [
+    "lat",
+    "lon",
+    "alt",
+    "roll",
+    "pitch",
+    "yaw",
+    "vn",
+    "ve",
+    "vf",
+    "vl",
+    "vu",
+    "ax",
+    "ay",
+    "az",
+    "af",
+    "al",
+    "au",
+    "wx",
+    "wy",
+    "wz",
+    "wf",
+    "wl",
+    "wu",
+    "pos_accuracy",
+    "vel_accuracy",
+    "navstat",
+    "numsats",
+    "posmode",
+    "velmode",
+    "orimode",
+]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class RadarDetections:
     rcs: np.ndarray  # (N,) float32, dBsm
     instance: np.ndarray  # (N,) int32 (0 = clutter)
     true_doppler: np.ndarray  # (N,) float64 noise-free radial velocity (NaN for clutter)
+    hit_local: np.ndarray  # (N, 3) true hit point in the hit object's frame (world for static; NaN for clutter)
+
+    def __len__(self) -> int:
+        return int(self.xyz.shape[0])
 
 
 class World:
@@ -298,6 +302,7 @@ class World:
         xyz = np.stack([r * np.cos(e) * np.cos(a), r * np.cos(e) * np.sin(a), r * np.sin(e)], axis=1)
         inst = instance[idx].astype(np.int32)
         true_dop = doppler
+        hits = hit_local[idx]
         n_clutter = rng.poisson(noise.get("clutter_per_scan", 0.0)) if noise.get("clutter_per_scan", 0.0) > 0 else 0
         if n_clutter:
             cr = rng.uniform(2.0, 80.0, n_clutter)
@@ -307,8 +312,9 @@ class World:
             rcs = np.concatenate([rcs, rng.uniform(-15, 0, n_clutter)])
             inst = np.concatenate([inst, np.zeros(n_clutter, np.int32)])
             true_dop = np.concatenate([true_dop, np.full(n_clutter, np.nan)])
+            hits = np.vstack([hits, np.full((n_clutter, 3), np.nan)])
         return RadarDetections(
-            xyz.astype(np.float32), meas_dop.astype(np.float32), rcs.astype(np.float32), inst, true_dop
+            xyz.astype(np.float32), meas_dop.astype(np.float32), rcs.astype(np.float32), inst, true_dop, hits
         )
 
     # -- IMU -----------------------------------------------------------------------------------------------------------
