@@ -20,6 +20,7 @@ The reference implementation for this kernel is ray casting the same rays with O
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numba as nb
@@ -56,20 +57,17 @@ def _bounds(nx: np.ndarray, ny: np.ndarray, size: int) -> np.ndarray:
     pad = ((0, th * size - H), (0, tw * size - W))
     bx = np.pad(nx, pad, constant_values=np.nan).reshape(th, size, tw, size)
     by = np.pad(ny, pad, constant_values=np.nan).reshape(th, size, tw, size)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.stack(
-                [
-                    np.nanmin(bx, axis=(1, 3)),
-                    np.nanmax(bx, axis=(1, 3)),
-                    np.nanmin(by, axis=(1, 3)),
-                    np.nanmax(by, axis=(1, 3)),
-                ],
-                axis=-1,
-            )
+    with warnings.catch_warnings():  # tiles without a valid pixel give NaN bounds (never overlap), not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.stack(
+            [
+                np.nanmin(bx, axis=(1, 3)),
+                np.nanmax(bx, axis=(1, 3)),
+                np.nanmin(by, axis=(1, 3)),
+                np.nanmax(by, axis=(1, 3)),
+            ],
+            axis=-1,
+        )
 
 
 def camera_rays(camera: CameraModel, samples: int = 4) -> CameraRays:

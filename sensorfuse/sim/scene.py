@@ -355,22 +355,14 @@ def build_scene(
         PathFollower(ego, tau0=4.0, rate=0.5, lateral_m=-3.6),  # slow car ahead on the right
         PathFollower(ego, tau0=duration_s * 0.6, rate=-0.8, lateral_m=7.0),  # oncoming, far lane
     ]
+
+    def labelled_box(kind: str, size: np.ndarray, face_materials: tuple[int, ...], pose) -> SceneObject:
+        v, t, uv, m = box_mesh(size, face_materials)
+        lift = _Offset(pose, _lift(size[2] / 2))  # tracks run on the ground; the box frame is its centre
+        return SceneObject(next(next_id), kind, v, t, uv, m, size=size, label=kind, track_id=next(track), pose=lift)
+
     for follower in car_tracks[:n_cars]:
-        v, t, uv, m = box_mesh(car_size, (M["car_body"],) * 4 + (M["car_top"], M["car_top"]))
-        objects.append(
-            SceneObject(
-                next(next_id),
-                "car",
-                v,
-                t,
-                uv,
-                m,
-                size=car_size,
-                label="car",
-                track_id=next(track),
-                pose=_Offset(follower.pose, _lift(car_size[2] / 2)),
-            )
-        )
+        objects.append(labelled_box("car", car_size, (M["car_body"],) * 4 + (M["car_top"],) * 2, follower.pose))
     ped_size = np.array([0.5, 0.6, 1.75])
     for i in range(n_pedestrians):
         tau = duration_s * (0.3 + 0.5 * i / max(n_pedestrians, 1))
@@ -379,21 +371,7 @@ def build_scene(
         start = path[k] + side * normal[k] * rng.uniform(5.5, 7.0)
         heading = np.array([np.cos(yaw[k]), np.sin(yaw[k])]) * (1 if i % 2 else -1)
         walker = StraightWalker(tuple(start), tuple(1.4 * heading))
-        v, t, uv, m = box_mesh(ped_size, (M["pedestrian"],) * 6)
-        objects.append(
-            SceneObject(
-                next(next_id),
-                "pedestrian",
-                v,
-                t,
-                uv,
-                m,
-                size=ped_size,
-                label="pedestrian",
-                track_id=next(track),
-                pose=_Offset(walker.pose, _lift(ped_size[2] / 2)),
-            )
-        )
+        objects.append(labelled_box("pedestrian", ped_size, (M["pedestrian"],) * 6, walker.pose))
 
     board = board_object = None
     if board_pattern != "none":

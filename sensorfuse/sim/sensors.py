@@ -54,6 +54,12 @@ class RadarDetections:
         return int(self.xyz.shape[0])
 
 
+def _unit_normals(tris: np.ndarray) -> np.ndarray:
+    """Unit normals (T, 3) of triangles (T, 3, 3) by the right-hand rule of their vertex order."""
+    n = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
 class World:
     """The scene prepared for sensing: Open3D scenes for ray casting, triangle arrays for the rasteriser."""
 
@@ -63,8 +69,7 @@ class World:
         self.scene, self.ego, self.start_ns = scene, ego, int(start_ns)
         V, F, uv, mat, inst = scene.static_mesh()
         self.static_tris = V[F]  # (T, 3, 3) world
-        n = np.cross(self.static_tris[:, 1] - self.static_tris[:, 0], self.static_tris[:, 2] - self.static_tris[:, 0])
-        self.static_normal = n / np.linalg.norm(n, axis=1, keepdims=True)
+        self.static_normal = _unit_normals(self.static_tris)
         self.static_plane = np.einsum("ij,ij->i", self.static_normal, self.static_tris[:, 0])
         self.static_uv, self.static_mat, self.static_inst = uv, mat, inst
         self._o3d = o3d
@@ -138,8 +143,7 @@ class World:
             if not np.any(h):
                 continue
             tri = obj.vertices[obj.triangles[pid[h]]]
-            nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-            nrm /= np.linalg.norm(nrm, axis=1, keepdims=True)
+            nrm = _unit_normals(tri)
             d_obj = np.einsum("ij,ij->i", nrm, tri[:, 0] - o_loc[h]) / np.einsum("ij,ij->i", nrm, d_loc[h])
             j = np.flatnonzero(h)  # index into sel
             closer = d_obj < dist[sel[j]]
@@ -237,8 +241,7 @@ class World:
         vis = (zmax > 0.01) & (dmin < 250.0)
         tris_c, uv, mat, inst, tris_w = tris_c[vis], uv[vis], mat[vis], inst[vis], tris_w[vis]
         depth, index = rasterize(tris_c, rays)
-        nw = np.cross(tris_w[:, 1] - tris_w[:, 0], tris_w[:, 2] - tris_w[:, 0])
-        nw /= np.linalg.norm(nw, axis=1, keepdims=True)
+        nw = _unit_normals(tris_w)
         tri_bgr = 255.0 * self.tint[mat] * (0.6 + 0.4 * np.abs(nw @ _SUN))[:, None]  # lambert-ish, per triangle
         img = shade(
             tris_c,

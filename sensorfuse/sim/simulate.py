@@ -18,7 +18,6 @@ import numpy as np
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.transforms import transform_from
 from sensorfuse.io.rosbag_writer import LOG_FORMATS, CameraInfo, LogWriter, Odometry, TransformStamped, log_path
-from sensorfuse.rig import Extrinsic, Provenance
 from sensorfuse.sim.rigs import BASE_FRAME, RIG_NAMES, SimRig, preset_rig, without_noise
 from sensorfuse.sim.scene import BOARD_PATTERNS, build_scene
 from sensorfuse.sim.sensors import World, enu_to_lla
@@ -279,7 +278,6 @@ def simulate(
                         ),
                     )
                 )
-                gt.lidar(seq, sweep)
             elif sensor is not None and sensor.kind == "camera":
                 T_wc = ego.pose(world.t_s(true_ns)) @ T_base(name, true_ns)
                 img, depth, inst = world.render(name, sensor.camera, T_wc, true_ns, sensor.noise, rngs[name])
@@ -397,11 +395,3 @@ class _ImuNoise:
             white = self.rng.normal(0.0, wn * np.sqrt(self.rate), (N, 3)) if wn else 0.0
             out.append(v + b0 + walk + white)
         return out[0], out[1]
-
-
-def extrinsic_after(sim_rig: SimRig, step: ExtrinsicStep) -> Extrinsic:
-    """The true extrinsic of ``step.sensor`` after the step."""
-    frame = sim_rig.rig.sensor(step.sensor).frame_id
-    return Extrinsic(
-        BASE_FRAME, frame, sim_rig.T_base(step.sensor) @ step.T_delta, Provenance("simulator ground truth (after step)")
-    )

@@ -15,7 +15,7 @@ Every row of the plan is kept (dropped ones too) and written to the ground truth
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -62,9 +62,9 @@ class StreamFaults:
         return ClockModel(self.offset_ns, self.drift_ppm, epoch_ns if self.drift_ppm else None)
 
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["bursts"] = [vars(b) | {} for b in self.bursts] if self.bursts else []
-        return dict(d.items())
+        d = asdict(self)
+        d["bursts"] = list(d["bursts"])  # YAML lists, not tuples
+        return d
 
 
 def merge_faults(base: StreamFaults, override: Mapping[str, object]) -> StreamFaults:

@@ -12,6 +12,8 @@
       radar.csv             per detection: seq, instance (0 = clutter), true_doppler_mps
       cameras/NAME/SEQ_depth.png     uint16 z-depth in mm (0 = nothing hit, 65535 = 65.535 m or farther)
       cameras/NAME/SEQ_instance.png  uint16 instance id (0 = sky)
+
+Per-point LiDAR truth is not stored: ``World.lidar_sweep(...).instance`` reproduces it from the same seed.
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ class TruthWriter:
         root.mkdir(parents=True, exist_ok=True)
         save_rig(sim_rig.rig, root / "rig.yaml")
         self._radar: list[list[object]] = []
-        self._camera_frames = 0
         self._write_trajectory()
         self._write_objects()
 
@@ -108,9 +109,6 @@ class TruthWriter:
         ]
         _csv(self.root / "instances.csv", ["instance", "kind", "label", "track_id"], inst)
 
-    def lidar(self, seq: int, sweep) -> None:
-        """Per-point truth is reproducible from the library (World.lidar_sweep); nothing is stored per sweep."""
-
     def radar(self, seq: int, det) -> None:
         for inst, d in zip(det.instance.tolist(), det.true_doppler.tolist(), strict=True):
             self._radar.append([seq, inst, "" if d != d else repr(d)])
@@ -126,7 +124,6 @@ class TruthWriter:
         mm = np.where(np.isfinite(depth), np.minimum(np.rint(depth * 1000.0), 65535), 0).astype(np.uint16)
         cv2.imwrite(str(d / f"{seq:06d}_depth.png"), mm)
         cv2.imwrite(str(d / f"{seq:06d}_instance.png"), inst)
-        self._camera_frames += 1
 
     def finish(self) -> None:
         cfg, streams = self.cfg, self.streams
