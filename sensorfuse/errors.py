@@ -13,6 +13,7 @@ __all__ = [
     "CalibrationError",
     "ExtrapolationError",
     "FormatError",
+    "MessageIndexError",
     "RigFileError",
     "SensorfuseError",
     "SyncError",
@@ -43,6 +44,10 @@ class TopicNotFound(SensorfuseError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the sentence readable
         return str(self.args[0]) if self.args else ""
+
+
+class MessageIndexError(SensorfuseError, IndexError):
+    """A message number outside a stream's range."""
 
 
 class TransformError(SensorfuseError):

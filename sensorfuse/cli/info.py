@@ -1,8 +1,9 @@
-"""``fuse-info PATH``: what a dataset, calibration or rig file holds.
+"""``fuse-info PATH``: what a drive log, dataset, calibration or rig file holds.
 
-So far it understands: KITTI object folders (``calib/``, ``velodyne/``, ``image_2/``, ``label_2/``), KITTI raw
-calibration folders (``calib_cam_to_cam.txt`` ...), EuRoC ``mav0`` folders (``sensor.yaml`` files) and sensorfuse
-rig files. Drive logs (ROS1 .bag, ROS2 .db3/.mcap) come with the readers (issue #5).
+Drive logs (ROS1 .bag, ROS2 .db3/.mcap, ROS1-profile .mcap) and datasets (KITTI raw drives, nuScenes, EuRoC): per
+stream the type, frame, count, time range in each clock (header stamps vs record time), rate, jitter, largest gap,
+estimated drops, out-of-order stamps and lag, the time bases, the static transform tree and camera intrinsics.
+KITTI object folders: points, image size and labels per frame. KITTI raw calibration folders and rig files: the rig.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from sensorfuse.cli._common import print_json, run
 
 _EXAMPLES = (
     "Examples:\n\n  fuse-info sample_data/kitti_object\n\n  fuse-info sample_data/kitti_object --frame 000001 --json\n\n"
-    "  fuse-info sample_data/calibration/kitti_raw_2011_09_26\n\n  fuse-info rig.yaml"
+    "  fuse-info sample_data/calibration/kitti_raw_2011_09_26\n\n  fuse-info rig.yaml\n\n"
+    "  fuse-info sample_data/sim_small/log --json\n\n  fuse-info drive.bag\n\n  fuse-info old_ros2_bag/ --types msg_definitions/"
 )
 app = typer.Typer(add_completion=False)
 
@@ -26,19 +28,19 @@ def _detect(path: Path) -> str:
 
     if not path.exists():
         raise FormatError(f"{path}: no such file or directory")
+    from sensorfuse.io.open_log import detect_format
+
     if path.is_file() and path.suffix in (".yaml", ".yml"):
         return "rig"
-    if path.is_dir():
-        if (path / "training" / "calib").is_dir() or (path / "testing" / "calib").is_dir() or (path / "calib").is_dir():
-            return "kitti_object"
-        if (path / "calib_cam_to_cam.txt").is_file():
-            return "kitti_raw_calib"
-        if any((p / "sensor.yaml").is_file() for p in path.iterdir() if p.is_dir()):
-            return "euroc"
-    raise FormatError(
-        f"{path}: not a format fuse-info knows yet (KITTI object folder, KITTI raw calibration folder, EuRoC mav0 "
-        "folder, sensorfuse rig file). Drive logs (.bag, .db3, .mcap) are not supported yet."
-    )
+    if path.is_dir() and (path / "calib_cam_to_cam.txt").is_file():
+        return "kitti_raw_calib"
+    try:
+        fmt = detect_format(path)
+    except FormatError:
+        if path.is_dir() and any((p / "sensor.yaml").is_file() for p in path.iterdir() if p.is_dir()):
+            return "euroc_rig"
+        raise
+    return "kitti_object" if fmt == "kitti-object" else "log"
 
 
 def _kitti_frames(root: Path) -> list[tuple[str, Path]]:
@@ -130,9 +132,18 @@ def _print_rig(rig: Any) -> None:
 def info(
     path: Annotated[Path, typer.Argument(help="dataset folder, calibration folder or rig file")],
     frame: Annotated[str | None, typer.Option(help="only this frame (e.g. 000001) of a KITTI object folder")] = None,
+    types: Annotated[
+        Path | None, typer.Option(help="folder of pkg__Name.msg definitions for logs that carry none (old ROS2 .db3)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
 ) -> None:
     kind = _detect(path)
+    if kind == "log":
+        from sensorfuse.cli._loginfo import describe_log, print_log
+
+        d = describe_log(path, types=types, show_progress=not json_out)
+        print_json(d) if json_out else print_log(d)
+        return
     if kind == "kitti_object":
         from sensorfuse.errors import FormatError
 

@@ -23,12 +23,12 @@ from types import TracebackType
 import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
-from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import quat_xyzw_from_matrix
+from sensorfuse.io.messages import CameraInfo, Odometry, TFMessage, TransformStamped
 from sensorfuse.io.ros_camera_info import camera_info_distortion_model
 from sensorfuse.types import CompressedImage, GnssFix, Image, ImuSamples, PointCloud, RadarScan
 
-__all__ = ["LOG_FORMATS", "CameraInfo", "LogWriter", "Odometry", "TransformStamped", "log_path"]
+__all__ = ["LOG_FORMATS", "CameraInfo", "LogWriter", "Odometry", "TFMessage", "TransformStamped", "log_path"]
 
 #: format name -> (description, file or directory name given a stem)
 LOG_FORMATS = {"bag": "ROS1 .bag", "mcap": "ROS2 .mcap (rosbag2 directory)", "db3": "ROS2 .db3 (rosbag2 directory)"}
@@ -36,42 +36,6 @@ LOG_FORMATS = {"bag": "ROS1 .bag", "mcap": "ROS2 .mcap (rosbag2 directory)", "db
 # PointField datatypes
 _PF = {np.dtype(np.int8): 1, np.dtype(np.uint8): 2, np.dtype(np.int16): 3, np.dtype(np.uint16): 4}
 _PF |= {np.dtype(np.int32): 5, np.dtype(np.uint32): 6, np.dtype(np.float32): 7, np.dtype(np.float64): 8}
-
-
-class CameraInfo:
-    """A CameraInfo message: intrinsics of ``frame_id`` at ``stamp_ns`` (R = identity, P = [K | 0])."""
-
-    __slots__ = ("camera", "frame_id", "stamp_ns")
-
-    def __init__(self, camera: CameraModel, stamp_ns: int, frame_id: str) -> None:
-        self.camera, self.stamp_ns, self.frame_id = camera, int(stamp_ns), frame_id
-
-
-class Odometry:
-    """A ``nav_msgs/Odometry``: pose ``T_frame_child`` and twist of ``child_frame_id`` in its own frame."""
-
-    __slots__ = ("T", "angular_body", "child_frame_id", "frame_id", "linear_body", "stamp_ns")
-
-    def __init__(
-        self,
-        stamp_ns: int,
-        frame_id: str,
-        child_frame_id: str,
-        T: np.ndarray,
-        linear_body: np.ndarray,
-        angular_body: np.ndarray,
-    ) -> None:
-        self.stamp_ns, self.frame_id, self.child_frame_id = int(stamp_ns), frame_id, child_frame_id
-        self.T, self.linear_body, self.angular_body = np.asarray(T), np.asarray(linear_body), np.asarray(angular_body)
-
-
-class TransformStamped:
-    """One ``T_parent_child`` of a TFMessage."""
-
-    __slots__ = ("T", "child", "parent", "stamp_ns")
-
-    def __init__(self, stamp_ns: int, parent: str, child: str, T: np.ndarray) -> None:
-        self.stamp_ns, self.parent, self.child, self.T = int(stamp_ns), parent, child, np.asarray(T)
 
 
 def log_path(out_dir: str | Path, fmt: str, stem: str = "log") -> Path:
@@ -214,10 +178,12 @@ class LogWriter:
         if isinstance(message, CameraInfo):
             cam = message.camera
             K = cam.K.ravel().astype(np.float64)
-            P = np.hstack([cam.K, np.zeros((3, 1))]).ravel()
+            P = (np.hstack([cam.K, np.zeros((3, 1))]) if message.P is None else np.asarray(message.P)).ravel()
             names = ("D", "K", "R", "P") if self.ros1 else ("d", "k", "r", "p")
             roi = t("sensor_msgs/msg/RegionOfInterest")(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-            kw = dict(zip(names, (cam.dist.astype(np.float64), K, np.eye(3).ravel(), P), strict=True))
+            kw = dict(
+                zip(names, (cam.dist.astype(np.float64), K, np.asarray(message.R, np.float64).ravel(), P), strict=True)
+            )
             msg = t("sensor_msgs/msg/CameraInfo")(
                 header=self._header(message.stamp_ns, message.frame_id),
                 height=cam.height,
@@ -264,9 +230,10 @@ class LogWriter:
                 ),
                 orientation=self._quat(message.T[:3, :3]),
             )
-            twist = t("geometry_msgs/msg/Twist")(
-                linear=self._vec3(message.linear_body), angular=self._vec3(message.angular_body)
-            )
+            zero = np.zeros(3)
+            lin = zero if message.linear_body is None else message.linear_body
+            ang = zero if message.angular_body is None else message.angular_body
+            twist = t("geometry_msgs/msg/Twist")(linear=self._vec3(lin), angular=self._vec3(ang))
             msg = t("nav_msgs/msg/Odometry")(
                 header=self._header(message.stamp_ns, message.frame_id),
                 child_frame_id=message.child_frame_id,
@@ -274,6 +241,8 @@ class LogWriter:
                 twist=t("geometry_msgs/msg/TwistWithCovariance")(twist=twist, covariance=np.zeros(36)),
             )
             return "nav_msgs/msg/Odometry", msg
+        if isinstance(message, TFMessage):
+            message = message.transforms
         if isinstance(message, (list, tuple)) and all(isinstance(m, TransformStamped) for m in message):
             tfs = [
                 t("geometry_msgs/msg/TransformStamped")(
@@ -293,6 +262,13 @@ class LogWriter:
         if self._writer is None:
             raise FormatError(f"{self.path}: the writer is not open (use it as a context manager)")
         msgtype, msg = self._to_ros(message)
+        self.write_ros(topic, log_ns, msgtype, msg)
+
+    def write_ros(self, topic: str, log_ns: int, msgtype: str, msg: object) -> None:
+        """Record an already-built ROS message (a rosbags dataclass of ``self.typestore``), e.g. a PointCloud2 with a
+        layout of one's own (padding, big-endian, extra fields) or a type registered in ``self.typestore``."""
+        if self._writer is None:
+            raise FormatError(f"{self.path}: the writer is not open (use it as a context manager)")
         if topic not in self._connections:
             kw = {}
             if self.ros1 and topic == "/tf_static":

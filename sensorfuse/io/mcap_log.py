@@ -1,0 +1,312 @@
+"""MCAP logs of either profile through the ``mcap`` package, deserialised by rosbags.
+
+- ``ros2`` profile (CDR messages, ``ros2msg`` / ``ros2idl`` schemas) and ``ros1`` profile (ROS1 messages, ``ros1msg``
+  schemas, as written by the Go ``mcap`` CLI converting a ``.bag``): message types are registered from the schemas
+  embedded in the file, so custom driver types (``ouster_ros/PacketMsg``) decode too; a schema that cannot be
+  parsed marks only its own topics undecodable.
+- Chunks are read one at a time, CRC-checked; a corrupt chunk is reported (with how many messages of which topics
+  it held, from the chunk's message index) and skipped, every other message is still delivered.
+- Random access by message number uses the per-chunk message indexes (no payload is read to build it).
+- A file without a summary (truncated, or written without one) is scanned linearly once; what could be read
+  before the damage is delivered and the truncation is reported.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sensorfuse.errors import FormatError
+from sensorfuse.io.reader import StreamInfo
+from sensorfuse.io.ros_convert import kind_of
+from sensorfuse.io.ros_log import (
+    RosLogReader,
+    TypeDefinitions,
+    base_typestore,
+    normalise_msgtype,
+    parse_type_definitions,
+)
+
+__all__ = ["McapReader"]
+
+
+def _register_schema(typestore: object, schema: object) -> None:
+    from rosbags.typesys import get_types_from_idl, get_types_from_msg
+
+    text = schema.data.decode("utf-8")
+    name = normalise_msgtype(schema.name)
+    if schema.encoding in ("ros1msg", "ros2msg"):
+        typs = get_types_from_msg(text, name)
+    elif schema.encoding == "ros2idl":
+        typs = {}
+        sep = "=" * 80 + "\n"
+        parts = text.split(sep)[1:] if text.startswith(f"{sep}IDL: ") else [text]
+        for part in parts:
+            typs.update(get_types_from_idl(part.split("\n", 1)[1] if part.startswith("IDL: ") else part))
+    else:
+        raise FormatError(f"schema encoding {schema.encoding!r} of {schema.name} is not a ROS message definition")
+    new = {k: v for k, v in typs.items() if k not in typestore.fielddefs or typestore.fielddefs[k] != v}
+    if new:
+        typestore.register(new)
+
+
+def _message_indexes(data: bytes) -> Iterator[tuple[int, np.ndarray]]:
+    """(channel id, (n, 2) uint64 [log_time, offset]) of each MessageIndex record (opcode 0x07) in ``data``."""
+    pos = 0
+    while pos + 9 <= len(data):
+        op = data[pos]
+        length = int.from_bytes(data[pos + 1 : pos + 9], "little")
+        body = data[pos + 9 : pos + 9 + length]
+        if len(body) != length:
+            raise FormatError(f"message index record cut short at byte {pos}")
+        if op == 0x07:
+            cid = int.from_bytes(body[0:2], "little")
+            n = int.from_bytes(body[2:6], "little")
+            recs = np.frombuffer(body, "<u8", count=n // 8, offset=6).reshape(-1, 2)
+            yield cid, recs
+        pos += 9 + length
+
+
+class McapReader(RosLogReader):
+    """Reader of an ``.mcap`` file (or a rosbag2 directory of them), ROS1 or ROS2 profile."""
+
+    def __init__(self, path: str | Path, *, files: list[Path] | None = None, types: TypeDefinitions = None) -> None:
+        super().__init__(path)
+        from mcap.reader import make_reader
+
+        files = files or [self.path]
+        if len(files) != 1:
+            raise FormatError(
+                f"{self.path}: split MCAP logs ({len(files)} files) are not supported yet; open each file"
+            )
+        self.file = files[0]
+        try:
+            self._f = open(self.file, "rb")  # noqa: SIM115 - closed in close()
+            self._mcap = make_reader(self._f)
+            header = self._mcap.get_header()
+        except Exception as exc:
+            raise FormatError(f"{self.file}: not a readable MCAP file ({exc})") from None
+        summary = None
+        try:
+            summary = self._mcap.get_summary()
+        except Exception as exc:
+            self.report.warn(f"{self.file}: no readable summary ({exc}); the file is truncated or damaged, scanning it")
+        self.profile = header.profile
+        self._summary = summary if summary is not None and summary.chunk_indexes else None
+        self._chunk_cache: tuple[int, list] | None = None
+        if self._summary is None:
+            schemas, channels = self._scan()
+        else:
+            schemas, channels = self._summary.schemas, self._summary.channels
+        encodings = {c.message_encoding for c in channels.values()}
+        self.ros1 = header.profile == "ros1" or encodings == {"ros1"}
+        self.format = "mcap-ros1" if self.ros1 else "mcap-ros2"
+        self.typestore = base_typestore(self.ros1, parse_type_definitions(types))
+        self._channels = channels
+        self._topic_cids: dict[str, list[int]] = {}
+        bad_schema: dict[int, str] = {}
+        for sid, schema in schemas.items():
+            try:
+                _register_schema(self.typestore, schema)
+            except Exception as exc:
+                bad_schema[sid] = f"schema {schema.name} ({schema.encoding}) not usable: {exc}"
+        for cid, ch in sorted(channels.items()):
+            self._topic_cids.setdefault(ch.topic, []).append(cid)
+        for topic, cids in self._topic_cids.items():
+            sch = [schemas.get(channels[c].schema_id) for c in cids]
+            msgtype = normalise_msgtype(sch[0].name) if sch[0] is not None else "(no schema)"
+            info = StreamInfo(topic, msgtype, kind_of(msgtype))
+            enc = {channels[c].message_encoding for c in cids}
+            if enc - {"ros1", "cdr"}:
+                info.decodable = False
+                info.notes.append(f"message encoding {sorted(enc)} is not ROS; not decoded")
+            elif any(s is None for s in sch):
+                info.decodable = msgtype in self.typestore.types
+                if not info.decodable:
+                    info.notes.append("channel has no schema and the type is unknown")
+            elif any(channels[c].schema_id in bad_schema for c in cids):
+                info.decodable = False
+                info.notes.append(
+                    next(bad_schema[channels[c].schema_id] for c in cids if channels[c].schema_id in bad_schema)
+                )
+            elif msgtype not in self.typestore.types:
+                info.decodable = False
+                info.notes.append(f"no definition of {msgtype}")
+            self._streams[topic] = info
+        self._build_index()
+        for topic, info in self._streams.items():
+            t = self.times(topic)
+            info.count = int(t.size)
+            if t.size:
+                info.log_start_ns, info.log_end_ns = int(t[0]), int(t[-1])
+        self._rate_from_times()
+        self._describe_first()
+
+    def close(self) -> None:
+        f = getattr(self, "_f", None)
+        if f is not None and not f.closed:
+            f.close()
+
+    # -- index -----------------------------------------------------------------------------------------------------
+    def _scan(self) -> tuple[dict, dict]:
+        """Linear scan of a file without summary: schemas, channels and every message's (channel, time, bytes
+        position) up to the first damage."""
+        from mcap.records import Channel, Message, Schema
+        from mcap.stream_reader import StreamReader
+
+        self._f.seek(0)
+        schemas, channels = {}, {}
+        self._scan_msgs: list[tuple[int, int, int]] = []  # (log_time, seq, channel)
+        n = 0
+        try:
+            for rec in StreamReader(self._f, skip_magic=False).records:
+                if isinstance(rec, Schema):
+                    schemas[rec.id] = rec
+                elif isinstance(rec, Channel):
+                    channels[rec.id] = rec
+                elif isinstance(rec, Message):
+                    self._scan_msgs.append((rec.log_time, n, rec.channel_id))
+                    n += 1
+        except Exception as exc:
+            self.report.warn(f"{self.file}: damaged after {n} messages ({type(exc).__name__}: {exc}); read up to there")
+        self._scan_count = n
+        return schemas, channels
+
+    def _build_index(self) -> None:
+        """Per topic: record times, chunk number and offset of every message, from the chunks' message indexes."""
+        self._idx: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        cid_topic = {c: t for t, cids in self._topic_cids.items() for c in cids}
+        per: dict[str, list[tuple[int, int, int]]] = {t: [] for t in self._topic_cids}
+        if self._summary is None:
+            for log_time, seq, cid in self._scan_msgs:
+                per[cid_topic[cid]].append((log_time, -1, seq))
+        else:
+            self._chunks = sorted(
+                self._summary.chunk_indexes, key=lambda c: (c.message_start_time, c.chunk_start_offset)
+            )
+            for k, ci in enumerate(self._chunks):
+                if not ci.message_index_offsets:
+                    continue
+                start = ci.chunk_start_offset + ci.chunk_length
+                self._f.seek(start)
+                data = self._f.read(ci.message_index_length)
+                try:
+                    for cid, recs in _message_indexes(data):
+                        if cid in cid_topic:
+                            lst = per[cid_topic[cid]]
+                            lst.extend((int(t), k, int(off)) for t, off in recs)
+                except Exception as exc:
+                    self.report.warn(
+                        f"{self.file}: message index of chunk {k} unreadable ({exc}); its messages not indexed"
+                    )
+        for topic, lst in per.items():
+            arr = np.array(sorted(lst), np.int64).reshape(-1, 3)
+            self._idx[topic] = (arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+
+    def times(self, topic: str) -> np.ndarray:
+        self.stream(topic)
+        return self._idx[topic][0]
+
+    # -- raw access ------------------------------------------------------------------------------------------------
+    def _chunk_messages(self, k: int) -> list:
+        from mcap.data_stream import ReadDataStream
+        from mcap.records import Chunk, Message
+        from mcap.stream_reader import breakup_chunk
+
+        if self._chunk_cache is not None and self._chunk_cache[0] == k:
+            return self._chunk_cache[1]
+        ci = self._chunks[k]
+        self._f.seek(ci.chunk_start_offset + 1 + 8)
+        chunk = Chunk.read(ReadDataStream(self._f))
+        msgs = [r for r in breakup_chunk(chunk, validate_crc=True) if isinstance(r, Message)]
+        self._chunk_cache = (k, msgs)
+        return msgs
+
+    def _lost_in_chunk(self, k: int, topics: list[str]) -> dict[str, int]:
+        out = {}
+        for t in topics:
+            _, ck, _ = self._idx[t]
+            n = int(np.count_nonzero(ck == k))
+            if n:
+                out[t] = n
+        return out
+
+    def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
+        cids = {c: t for t in topics for c in self._topic_cids[t]}
+        if self._summary is None:
+            yield from self._raw_scan(cids, start, stop)
+            return
+        lo = -(2**63) if start is None else start
+        hi = 2**63 - 1 if stop is None else stop
+        heap: list[tuple[int, int, int, str, bytes]] = []
+        seq = 0
+        for k, ci in enumerate(self._chunks):
+            if ci.message_end_time < lo or ci.message_start_time >= hi:
+                continue
+            if not any(c in ci.message_index_offsets for c in cids):
+                continue
+            while heap and heap[0][0] < ci.message_start_time:
+                t, _, _, topic, data = heapq.heappop(heap)
+                yield topic, t, data
+            try:
+                msgs = self._chunk_messages(k)
+            except Exception as exc:
+                for topic, n in self._lost_in_chunk(k, topics).items():
+                    for _ in range(n):
+                        self.report.bad(topic, exc, f"{self.file}: chunk {k} at byte {ci.chunk_start_offset}")
+                continue
+            for m in msgs:
+                topic = cids.get(m.channel_id)
+                if topic is not None and lo <= m.log_time < hi:
+                    heapq.heappush(heap, (m.log_time, k, seq, topic, m.data))
+                    seq += 1
+        while heap:
+            t, _, _, topic, data = heapq.heappop(heap)
+            yield topic, t, data
+
+    def _raw_scan(self, cids: dict[int, str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
+        from mcap.records import Message
+        from mcap.stream_reader import StreamReader
+
+        self._f.seek(0)
+        n = 0
+        try:
+            for rec in StreamReader(self._f, skip_magic=False).records:
+                if not isinstance(rec, Message):
+                    continue
+                n += 1
+                if n > self._scan_count:
+                    break
+                topic = cids.get(rec.channel_id)
+                if topic is None or (start is not None and rec.log_time < start):
+                    continue
+                if stop is not None and rec.log_time >= stop:
+                    continue
+                yield topic, rec.log_time, rec.data
+        except Exception:  # the damage found by _scan, already reported
+            return
+
+    def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
+        t_arr, ck, _off = self._idx[topic]
+        t = int(t_arr[index])
+        if self._summary is None:
+            k = index - int(np.searchsorted(t_arr, t, side="left"))
+            for j, (_tp, ts, raw) in enumerate(self._raw_scan(dict.fromkeys(self._topic_cids[topic], topic), t, t + 1)):
+                if j == k:
+                    return ts, raw
+            raise FormatError(f"{self.file}: {topic} message {index} not found")
+        k = int(ck[index])
+        same = np.flatnonzero(ck == k)
+        j = int(np.searchsorted(same, index))
+        cids = set(self._topic_cids[topic])
+        try:
+            msgs = [m for m in self._chunk_messages(k) if m.channel_id in cids]
+        except Exception as exc:
+            raise FormatError(
+                f"{self.file}: {topic} message {index} is in chunk {k}, which is corrupt: {exc}"
+            ) from None
+        msgs.sort(key=lambda m: m.log_time)
+        return int(msgs[j].log_time), msgs[j].data

@@ -1,0 +1,367 @@
+"""The reader interface every log and dataset reader implements, with its stream description and report.
+
+A reader lists its streams (:class:`StreamInfo`), yields :class:`~sensorfuse.io.messages.LogMessage` in record order
+(``read``), seeks by message index or time (``get``, ``at``), builds the transform tree and the camera models, and
+keeps a :class:`ReadReport` of everything it had to skip. ``stats()`` makes one pass over the stamps for
+``fuse-info`` (rate, jitter, gaps, drops, reordering, time bases).
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from sensorfuse.errors import MessageIndexError, TopicNotFound
+from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.tf_tree import TransformTree
+from sensorfuse.io.messages import CameraInfo, LogMessage, Odometry, TFMessage
+from sensorfuse.types import ImuSamples, PoseTrajectory
+from sensorfuse.units import utc_ns_from_gps_ns
+
+__all__ = ["LogReader", "ReadReport", "StreamInfo", "StreamStats", "stream_stats", "time_bases"]
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class StreamInfo:
+    """One stream (topic) of a log.
+
+    ``log_*`` are record times (the container's clock; None for datasets without one), ``header_*`` the messages'
+    own stamps (filled by ``stats()`` or where the index has them). ``decodable`` is False for a type the reader has
+    no definition for; ``notes`` say what was derived or skipped (per-point time from azimuth, dropped NaN points...).
+    """
+
+    topic: str
+    msgtype: str
+    kind: str
+    frame_id: str = ""
+    count: int = 0
+    log_start_ns: int | None = None
+    log_end_ns: int | None = None
+    header_start_ns: int | None = None
+    header_end_ns: int | None = None
+    rate_hz: float | None = None
+    decodable: bool = True
+    point_time: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StreamStats:
+    """Timing of one stream from all its stamps (``fuse-info``). Periods and gaps in ns, in the header clock where
+    the stream has one, otherwise the record clock."""
+
+    topic: str
+    count: int
+    clock: str  # "header" or "log"
+    start_ns: int | None
+    end_ns: int | None
+    log_start_ns: int | None
+    log_end_ns: int | None
+    rate_hz: float | None
+    period_median_ns: int | None
+    jitter_ns: float | None  # std of the periods around the median, robust (1.4826 MAD)
+    max_gap_ns: int | None
+    dropped_estimate: int
+    out_of_order: int
+    duplicate_stamps: int
+    latency_median_ns: int | None  # median(log - header), where both exist
+    gps_time: bool = False  # header stamps are GPS time (ns since 1980-01-06), not Unix time
+    clock_jumps: int = 0  # steps longer than 10 min: stamps from more than one clock in the stream
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ReadReport:
+    """What a reader skipped: per topic the number of unreadable records and the first error, plus warnings."""
+
+    bad_records: dict[str, int] = field(default_factory=dict)
+    first_error: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def bad(self, topic: str, error: BaseException | str, where: str) -> None:
+        self.bad_records[topic] = self.bad_records.get(topic, 0) + 1
+        if topic not in self.first_error:
+            text = f"{where}: {error}"
+            self.first_error[topic] = text
+            warnings.warn(f"{text} (further bad records of {topic} are counted in the reader's report)", stacklevel=3)
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+            warnings.warn(text, stacklevel=3)
+
+    @property
+    def total_bad(self) -> int:
+        return sum(self.bad_records.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_CLOCK_JUMP_NS = 600 * 10**9
+
+
+def stream_stats(topic: str, header_ns: np.ndarray | None, log_ns: np.ndarray | None) -> StreamStats:
+    """Rate, jitter, largest gap, dropped-message estimate (gaps longer than 1.5 median periods, each counted as
+    round(gap / period) - 1 missing messages), out-of-order and duplicate stamps of one stream. Steps longer than
+    10 min (and 1000 periods) are clock jumps (a stream mixing clocks, e.g. /rosout of nodes on different clocks),
+    counted apart and left out of the gap and drop figures."""
+    use_header = header_ns is not None and len(header_ns) > 0
+    t = np.asarray(header_ns if use_header else log_ns, np.int64) if (use_header or log_ns is not None) else None
+    n = 0 if t is None else int(t.shape[0])
+    lg = None if log_ns is None or len(log_ns) == 0 else np.asarray(log_ns, np.int64)
+    out_of_order = int(np.count_nonzero(np.diff(t) < 0)) if n > 1 else 0
+    dup = int(np.count_nonzero(np.diff(t) == 0)) if n > 1 else 0
+    rate = period = jitter = gap = None
+    dropped = clock_jumps = 0
+    if n > 1:
+        ts = np.sort(t)
+        d = np.diff(ts)
+        d = d[d > 0]
+        if d.size:
+            period = int(np.median(d))
+            rate = 1e9 / period if period > 0 else None
+            jitter = float(1.4826 * np.median(np.abs(d - period)))
+            jumps = d > max(_CLOCK_JUMP_NS, 1000 * period)
+            clock_jumps = int(np.count_nonzero(jumps))
+            d = d[~jumps]
+            gap = int(d.max()) if d.size else None
+            if period > 0:
+                big = d[d > 1.5 * period]
+                dropped = int(np.sum(np.rint(big / period) - 1))
+    latency = None
+    if use_header and lg is not None and lg.shape[0] == n:
+        latency = int(np.median(lg - t))
+    return StreamStats(
+        topic=topic,
+        count=n,
+        clock="header" if use_header else "log",
+        start_ns=int(t.min()) if n else None,
+        end_ns=int(t.max()) if n else None,
+        log_start_ns=int(lg.min()) if lg is not None else None,
+        log_end_ns=int(lg.max()) if lg is not None else None,
+        rate_hz=rate,
+        period_median_ns=period,
+        jitter_ns=jitter,
+        max_gap_ns=gap,
+        dropped_estimate=dropped,
+        out_of_order=out_of_order,
+        duplicate_stamps=dup,
+        latency_median_ns=latency,
+        clock_jumps=clock_jumps,
+    )
+
+
+def time_bases(stats: Iterable[StreamStats], *, tolerance_ns: int = 600 * 10**9) -> list[dict[str, Any]]:
+    """Group the clocks of a log (its record clock and each stream's header clock) into time bases: clocks whose
+    start times lie within ``tolerance_ns`` (10 min) of each other share a base. More than one base means some
+    stamps cannot be compared without an offset (e.g. a sensor stamping time since power-on)."""
+    clocks: list[tuple[str, int]] = []
+    log_starts = []
+    for s in stats:
+        if s.log_start_ns is not None:
+            log_starts.append(s.log_start_ns)
+        if s.clock == "header" and s.start_ns is not None:
+            if s.gps_time:  # compare GPS-time stamps as the UTC instants they are
+                clocks.append((f"header {s.topic} (GPS time)", utc_ns_from_gps_ns(s.start_ns)))
+            else:
+                clocks.append((f"header {s.topic}", s.start_ns))
+    if log_starts:
+        clocks.append(("record time", min(log_starts)))
+    clocks.sort(key=lambda c: c[1])
+    bases: list[dict[str, Any]] = []
+    for name, start in clocks:
+        if bases and start - bases[-1]["start_ns"] <= tolerance_ns:
+            bases[-1]["clocks"].append(name)
+        else:
+            bases.append({"start_ns": start, "clocks": [name]})
+    return bases
+
+
+class LogReader(ABC):
+    """Base class of every reader. Use as a context manager (or call ``close()``)."""
+
+    #: format name, e.g. "ros1-bag", "ros2-db3", "mcap-ros1", "mcap-ros2", "kitti-raw"
+    format: str = ""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.report = ReadReport()
+        self._streams: dict[str, StreamInfo] = {}
+        self._tree: TransformTree | None = None
+
+    # -- context ---------------------------------------------------------------------------------------------------
+    def __enter__(self) -> LogReader:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files (no-op for readers that hold none)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, {len(self._streams)} streams)"
+
+    # -- streams ---------------------------------------------------------------------------------------------------
+    @property
+    def streams(self) -> dict[str, StreamInfo]:
+        """Topic -> StreamInfo, in topic order."""
+        return dict(sorted(self._streams.items()))
+
+    def stream(self, topic: str) -> StreamInfo:
+        """The StreamInfo of ``topic``; raises TopicNotFound listing the topics."""
+        try:
+            return self._streams[topic]
+        except KeyError:
+            raise TopicNotFound(
+                f"{self.path}: no topic {topic!r}; topics: {', '.join(sorted(self._streams)) or '(none)'}"
+            ) from None
+
+    def topics(self, kind: str | None = None) -> list[str]:
+        """Topics, optionally only of one sensor kind (lidar, camera, camera_info, imu, gnss, radar, pose, tf, other)."""
+        return [t for t, s in sorted(self._streams.items()) if kind is None or s.kind == kind]
+
+    def _check_topics(self, topics: str | Iterable[str] | None) -> list[str]:
+        if topics is None:
+            return [t for t, s in sorted(self._streams.items()) if s.decodable]
+        if isinstance(topics, str):
+            topics = [topics]
+        out = list(topics)
+        for t in out:
+            self.stream(t)
+        return out
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def read(
+        self, topics: str | Iterable[str] | None = None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Iterator[LogMessage]:
+        """Yield messages of ``topics`` (default: every decodable one) in record order, with record time in
+        ``[start_ns, end_ns)`` (datasets without a record clock use the sensor stamps)."""
+
+    @abstractmethod
+    def times(self, topic: str) -> np.ndarray:
+        """Record time (int64 ns) of each message of ``topic`` in index order, from the log's index where it has
+        one."""
+
+    @abstractmethod
+    def get(self, topic: str, index: int) -> LogMessage:
+        """Message number ``index`` (0-based, negative from the end) of ``topic``, read without reading the log
+        from the start."""
+
+    def at(self, topic: str, stamp_ns: int) -> LogMessage:
+        """The message of ``topic`` whose record time is nearest to ``stamp_ns``."""
+        t = self.times(topic)
+        if t.size == 0:
+            raise TopicNotFound(f"{self.path}: topic {topic!r} has no messages")
+        i = int(np.searchsorted(t, stamp_ns))
+        if i == t.size or (i > 0 and stamp_ns - t[i - 1] <= t[i] - stamp_ns):
+            i -= 1
+        return self.get(topic, i)
+
+    def _index(self, topic: str, index: int) -> int:
+        n = self.stream(topic).count
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise MessageIndexError(f"{self.path}: topic {topic!r} has {n} messages; index {index} is out of range")
+        return i
+
+    # -- derived ---------------------------------------------------------------------------------------------------
+    def tf_tree(self) -> TransformTree:
+        """The transform tree from the log's ``/tf_static`` and ``/tf`` (and dataset calibration), built once."""
+        if self._tree is None:
+            tree = TransformTree()
+            self._add_dataset_transforms(tree)
+            tf_topics = [t for t, s in self._streams.items() if s.kind == "tf" and s.decodable]
+            dyn: dict[tuple[str, str], tuple[list[int], list[np.ndarray]]] = {}
+            for m in self.read(tf_topics) if tf_topics else ():
+                msg = m.data
+                if not isinstance(msg, TFMessage):
+                    continue
+                for tf in msg.transforms:
+                    try:
+                        if msg.static:
+                            tree.add_static(tf.parent, tf.child, tf.T)
+                        else:
+                            s, T = dyn.setdefault((tf.parent, tf.child), ([], []))
+                            s.append(tf.stamp_ns)
+                            T.append(tf.T)
+                    except Exception as exc:  # a conflicting edge: keep the tree, report it
+                        self.report.warn(f"{self.path}: {m.topic}: transform {tf.parent} -> {tf.child} ignored: {exc}")
+            for (p, c), (s, T) in dyn.items():
+                try:
+                    tree.add_dynamic(p, c, np.array(s, np.int64), np.array(T))
+                except Exception as exc:
+                    self.report.warn(f"{self.path}: /tf transform {p} -> {c} ignored: {exc}")
+            self._tree = tree
+        return self._tree
+
+    def _add_dataset_transforms(self, tree: TransformTree) -> None:  # noqa: B027 - hook
+        """Datasets add their calibration here."""
+
+    def cameras(self) -> dict[str, CameraModel]:
+        """Camera models by camera topic (the first CameraInfo of each ``.../camera_info`` topic, or the dataset's
+        calibration), keyed by the image topic where one sits beside it."""
+        out: dict[str, CameraModel] = {}
+        for topic in self.topics("camera_info"):
+            if self.stream(topic).count == 0:
+                continue
+            msg = self.get(topic, 0).data
+            if isinstance(msg, CameraInfo):
+                out[topic] = msg.camera
+        return out
+
+    def trajectory(self, topic: str) -> PoseTrajectory:
+        """All poses of an Odometry/PoseStamped/TransformStamped topic as a PoseTrajectory (by header stamp)."""
+        stamps, Ts, frames = [], [], None
+        for m in self.read(topic):
+            if isinstance(m.data, Odometry):
+                stamps.append(m.data.stamp_ns)
+                Ts.append(m.data.T)
+                frames = frames or (m.data.frame_id, m.data.child_frame_id)
+        if not stamps:
+            raise TopicNotFound(f"{self.path}: topic {topic!r} has no pose messages")
+        s = np.array(stamps, np.int64)
+        order = np.argsort(s, kind="stable")
+        s, T = s[order], np.array(Ts)[order]
+        keep = np.r_[True, s[1:] != s[:-1]]
+        if not keep.all():
+            self.report.warn(f"{self.path}: {topic}: {int((~keep).sum())} poses with a repeated stamp dropped")
+        world, body = frames or ("world", "base_link")
+        return PoseTrajectory(s[keep], T[keep], world_frame=world or "world", body_frame=body or "base_link")
+
+    def imu(self, topic: str) -> ImuSamples:
+        """All samples of an IMU topic as one ImuSamples (sorted by stamp; repeated stamps reported and dropped)."""
+        parts = [m.data for m in self.read(topic) if isinstance(m.data, ImuSamples)]
+        if not parts:
+            raise TopicNotFound(f"{self.path}: topic {topic!r} has no IMU messages")
+        s = np.concatenate([p.stamp_ns for p in parts])
+        g = np.concatenate([p.gyro for p in parts])
+        a = np.concatenate([p.accel for p in parts])
+        order = np.argsort(s, kind="stable")
+        s, g, a = s[order], g[order], a[order]
+        keep = np.r_[True, s[1:] != s[:-1]]
+        if not keep.all():
+            self.report.warn(f"{self.path}: {topic}: {int((~keep).sum())} IMU samples with a repeated stamp dropped")
+        if len(order) > 1 and np.any(np.diff(np.concatenate([p.stamp_ns for p in parts])) < 0):
+            self.report.warn(f"{self.path}: {topic}: IMU stamps out of order in the log; sorted by stamp")
+        return ImuSamples(s[keep], g[keep], a[keep], parts[0].frame_id)
+
+    @abstractmethod
+    def stats(self, progress: Progress | None = None) -> dict[str, StreamStats]:
+        """One pass over every stream's stamps (no payload decoding where the format allows)."""

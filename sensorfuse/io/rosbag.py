@@ -1,0 +1,128 @@
+"""ROS1 ``.bag`` and ROS2 sqlite3 (``.db3``) logs through rosbags' AnyReader, without ROS.
+
+ROS1 bags carry their message definitions; ROS2 ``.db3`` bags of metadata version < 8 carry none, so the Humble
+typestore is used and custom types (driver packets, radar object lists) must be given with ``types=`` (a folder of
+``pkg__Name.msg`` files or a mapping). Topics whose type stays unknown are listed with ``decodable=False`` and do
+not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sensorfuse.errors import FormatError
+from sensorfuse.io.reader import StreamInfo
+from sensorfuse.io.ros_convert import kind_of
+from sensorfuse.io.ros_log import RosLogReader, TypeDefinitions, base_typestore, parse_type_definitions
+
+__all__ = ["RosbagReader"]
+
+
+class RosbagReader(RosLogReader):
+    """Reader of a ROS1 ``.bag`` file or a ROS2 ``.db3`` bag directory (see :func:`sensorfuse.io.open`)."""
+
+    def __init__(self, path: str | Path, *, types: TypeDefinitions = None) -> None:
+        super().__init__(path)
+        from rosbags.highlevel import AnyReader
+
+        self.ros1 = self.path.suffix == ".bag"
+        self.format = "ros1-bag" if self.ros1 else "ros2-db3"
+        extra = parse_type_definitions(types)
+        try:
+            self._reader = AnyReader([self.path], default_typestore=base_typestore(self.ros1, extra))
+            self._reader.open()
+        except Exception as exc:
+            text = str(exc)
+            hint = ""
+            if self.ros1 and ("index" in text.lower() or "not indexed" in text.lower()):
+                hint = (
+                    " The bag is not indexed (truncated, or the recording was interrupted): run `rosbag reindex` on it."
+                )
+            elif not self.ros1:
+                hint = " Is this a complete rosbag2 directory (metadata.yaml and its .db3 files)?"
+            raise FormatError(f"{self.path}: cannot open the {self.format} log: {text}.{hint}") from None
+        self.typestore = self._reader.typestore
+        if extra:
+            missing = {k: v for k, v in extra.items() if k not in self.typestore.types}
+            if missing:
+                self.typestore.register(missing)
+        self._conns: dict[str, list[object]] = {}
+        for c in self._reader.connections:
+            self._conns.setdefault(c.topic, []).append(c)
+        for topic, conns in self._conns.items():
+            types = sorted({c.msgtype for c in conns})
+            msgtype = types[0]
+            info = StreamInfo(topic, msgtype, kind_of(msgtype), count=sum(c.msgcount for c in conns))
+            if len(types) > 1:
+                info.decodable = False
+                info.notes.append(f"connections of different types {types}; not read")
+            elif msgtype not in self.typestore.types:
+                info.decodable = False
+                info.notes.append(
+                    f"no definition of {msgtype} in the log; give it with types= (a folder of pkg__Name.msg files)"
+                )
+            self._streams[topic] = info
+        self._time_cache: dict[str, np.ndarray] = {}
+        for topic, info in self._streams.items():
+            t = self.times(topic)
+            if t.size:
+                info.log_start_ns, info.log_end_ns = int(t[0]), int(t[-1])
+        self._rate_from_times()
+        self._describe_first()
+
+    def close(self) -> None:
+        if getattr(self, "_reader", None) is not None and self._reader.stack is not None:
+            self._reader.close()
+
+    # -- raw access ------------------------------------------------------------------------------------------------
+    def _chunk_starts(self) -> list[int]:
+        readers = getattr(self._reader, "readers", [])
+        starts = []
+        for r in readers:
+            starts += [int(ci.start_time) for ci in getattr(r, "chunk_infos", [])]
+        return sorted(starts)
+
+    def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
+        conns = [c for t in topics for c in self._conns[t]]
+        if not conns:
+            return
+        last = start
+        while True:
+            try:
+                for conn, t, raw in self._reader.messages(connections=conns, start=last, stop=stop):
+                    last = t
+                    yield conn.topic, int(t), raw
+                return
+            except Exception as exc:
+                # a corrupt chunk: report it and go on from the next chunk (ROS1 bags know their chunk times)
+                nxt = [s for s in self._chunk_starts() if last is None or s > last]
+                topic = topics[0] if len(topics) == 1 else "(chunk)"
+                self.report.bad(topic, exc, f"{self.path}: corrupt data after record time {last}")
+                if not nxt:
+                    return
+                last = nxt[0]
+
+    def times(self, topic: str) -> np.ndarray:
+        self.stream(topic)
+        if topic not in self._time_cache:
+            conns = self._conns[topic]
+            readers = getattr(self._reader, "readers", [])
+            idx = [r.indexes for r in readers if hasattr(r, "indexes")]
+            if self.ros1 and idx:
+                t = [e.time for c in conns for ix in idx for e in ix.get(c.id, [])]
+            else:
+                t = [ts for _c, ts, _raw in self._reader.messages(connections=conns)]
+            self._time_cache[topic] = np.sort(np.array(t, np.int64))
+        return self._time_cache[topic]
+
+    def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
+        times = self.times(topic)
+        t = int(times[index])
+        k = index - int(np.searchsorted(times, t, side="left"))
+        for j, (_c, ts, raw) in enumerate(self._reader.messages(connections=self._conns[topic], start=t, stop=t + 1)):
+            if j == k:
+                return int(ts), raw
+        raise FormatError(f"{self.path}: {topic} message {index} (record time {t}) is listed in the index but missing")
