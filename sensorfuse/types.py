@@ -301,7 +301,8 @@ class RadarScan:
     Attributes:
         xyz: (N, 3) float32 positions in the radar frame (m).
         doppler: (N,) float32 radial velocity, m/s (positive = moving away).
-        rcs: (N,) float32 radar cross-section, dBsm.
+        rcs: (N,) float32 radar cross-section, dBsm; NaN where the sensor or format gives none (e.g. Delphi ESR
+            exports), never a made-up value.
         velocity: optional (N, 2) or (N, 3) float32 velocity (ego-motion compensated if the sensor says so).
     """
 
@@ -317,8 +318,11 @@ class RadarScan:
         xyz = check_array(self.xyz, "xyz", shape=(None, 3), dtype=np.float32, kinds="f", finite=True)
         n = xyz.shape[0]
         _set(self, "xyz", xyz)
-        for name in ("doppler", "rcs"):
-            _set(self, name, check_array(getattr(self, name), name, shape=(n,), dtype=np.float32, finite=True))
+        _set(self, "doppler", check_array(self.doppler, "doppler", shape=(n,), dtype=np.float32, finite=True))
+        rcs = check_array(self.rcs, "rcs", shape=(n,), dtype=np.float32)
+        if np.isinf(rcs).any():
+            raise ValidationError("rcs: contains infinite values (use NaN for 'not measured')")
+        _set(self, "rcs", rcs)
         if self.velocity is not None:
             v = check_array(self.velocity, "velocity", ndim=2, dtype=np.float32, finite=True)
             if v.shape[0] != n or v.shape[1] not in (2, 3):

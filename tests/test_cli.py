@@ -36,7 +36,7 @@ def test_fuse_info_rig_sources(sample_data, tmp_path):
     [
         (["does/not/exist"], "no such file or directory"),
         (["{sample}/kitti_object", "--frame", "999999"], "no frame '999999'"),
-        (["{sample}"], "a directory of no known kind"),
+        (["{sample}/../.ci"], "a directory of no known kind"),
     ],
 )
 def test_fuse_info_errors_are_one_line_and_exit_1(sample_data, args, message):

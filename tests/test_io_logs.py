@@ -300,3 +300,39 @@ def test_wrong_inputs_are_clear_errors(tmp_path, sample_data):
     (tmp_path / "x.dat").write_bytes(b"\0" * 20)
     with pytest.raises(FormatError, match="unknown log format"):
         open_log(tmp_path / "x.dat")
+
+
+SHARED_PATHS = [
+    "kitti_object",
+    "kitti_object_000008_mmdet3d",
+    "kitti_raw_2011_09_26_drive_0001/2011_09_26/2011_09_26_drive_0001_sync",
+    "kitti_raw_2011_09_26_drive_0001/2011_09_26",
+    "euroc_v1_01_micro",
+    "nuscenes_mini_scene0061_sample0",
+    "opencv_stereo_chessboard_9x6",
+    "opencalib_lidar2camera_manual",
+    "opencalib_radar2camera",
+    "opencalib_radar2lidar",
+    "opencalib_lidar2lidar_manual",
+    HUSKY,
+    OUSTER,
+    f"{NEBULA}/continental_ars548/1708578204",
+    f"{NEBULA}/continental_srr520/1708578209",
+    f"{NEBULA}/velodyne_vlp16/1673400471837873222",
+    f"{NEBULA}/velodyne_vlp16/1673400472138016708.pcd",
+]
+
+
+@pytest.mark.parametrize("rel", SHARED_PATHS)
+def test_fuse_info_runs_on_every_shared_recording(shared_data, rel):
+    from typer.testing import CliRunner
+
+    from sensorfuse.cli.info import app
+
+    res = CliRunner().invoke(app, [str(shared_data / rel), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d.get("streams") or d.get("files") or d.get("frames") or d.get("rig")
+    if rel == OUSTER:
+        assert len(d["time_bases"]) == 3
+        assert "3 unrelated time bases" in d["notes"][0]

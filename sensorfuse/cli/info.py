@@ -28,10 +28,13 @@ def _detect(path: Path) -> str:
 
     if not path.exists():
         raise FormatError(f"{path}: no such file or directory")
+    from sensorfuse.cli._fileinfo import SUFFIXES
     from sensorfuse.io.open_log import detect_format
 
     if path.is_file() and path.suffix in (".yaml", ".yml"):
         return "rig"
+    if path.is_file() and path.suffix.lower() in SUFFIXES:
+        return "file"
     if path.is_dir() and (path / "calib_cam_to_cam.txt").is_file():
         return "kitti_raw_calib"
     try:
@@ -39,6 +42,8 @@ def _detect(path: Path) -> str:
     except FormatError:
         if path.is_dir() and any((p / "sensor.yaml").is_file() for p in path.iterdir() if p.is_dir()):
             return "euroc_rig"
+        if path.is_dir() and any(p.suffix.lower() in SUFFIXES for p in path.rglob("*")):
+            return "folder"
         raise
     return "kitti_object" if fmt == "kitti-object" else "log"
 
@@ -138,6 +143,16 @@ def info(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
 ) -> None:
     kind = _detect(path)
+    if kind in ("file", "folder"):
+        from sensorfuse.cli._fileinfo import describe_file, describe_folder, print_files
+
+        d = (
+            describe_folder(path)
+            if kind == "folder"
+            else {"path": str(path), "format": "files", "files": [describe_file(path)], "not_understood": []}
+        )
+        print_json(d) if json_out else print_files(d)
+        return
     if kind == "log":
         from sensorfuse.cli._loginfo import describe_log, print_log
 

@@ -20,9 +20,18 @@ from sensorfuse.geometry.tf_tree import TransformTree
 from sensorfuse.io.messages import LogMessage, Odometry
 from sensorfuse.io.reader import LogReader, Progress, StreamInfo, StreamStats, stream_stats
 from sensorfuse.rig import Rig
-from sensorfuse.types import GnssFix, Image, ImuSamples
+from sensorfuse.types import GnssFix, Image, ImuSamples, PointCloud
 
-__all__ = ["DatasetReader", "EurocReader", "KittiRawReader", "oxts_poses", "read_image_file"]
+__all__ = [
+    "DatasetReader",
+    "EurocReader",
+    "KittiObjectReader",
+    "KittiRawReader",
+    "NuScenesReader",
+    "oxts_poses",
+    "read_image_file",
+    "read_nuscenes_lidar_bin",
+]
 
 
 def read_image_file(path: Path, stamp_ns: int, frame_id: str) -> Image:
@@ -379,3 +388,225 @@ class EurocReader(DatasetReader):
         if topic != name:
             return super().imu(topic)
         return ImuSamples(stamps, vals[:, :3], vals[:, 3:], name)
+
+
+# -- KITTI object --------------------------------------------------------------------------------------------------
+
+
+class KittiObjectReader(DatasetReader):
+    """A KITTI object folder (``training/`` and/or ``testing/``, or one split): per frame ``velodyne`` (PointCloud),
+    ``image_2`` (Image) and ``label_2`` (list of Box3D in the rectified camera frame ``cam0``).
+
+    KITTI object frames are unrelated snapshots with no time: a frame's "stamp" is its position in the split
+    (0, 1, 2 ... ns), stated in the stream notes. Calibration is per frame (``frame(i)`` gives its rig); the
+    reader's ``tf_tree``/``cameras`` use the first frame's.
+    """
+
+    format = "kitti-object"
+
+    def __init__(self, path: str | Path, *, split: str | None = None) -> None:
+        super().__init__(path)
+        from sensorfuse.io.kitti import read_kitti_object_calib, read_velodyne_bin
+        from sensorfuse.io.labels import read_kitti_labels
+
+        root = self.path
+        if split is None:
+            split = next((s for s in ("training", "testing") if (root / s / "calib").is_dir()), None)
+        self.split_dir = root / split if split else root
+        if not (self.split_dir / "calib").is_dir():
+            raise FormatError(f"{self.split_dir}: no calib/ folder; not a KITTI object split")
+        self.frames = sorted(p.stem for p in (self.split_dir / "calib").glob("*.txt"))
+        stamps = np.arange(len(self.frames), dtype=np.int64)
+        self._calib = lambda i: read_kitti_object_calib(self.split_dir / "calib" / f"{self.frames[i]}.txt")
+        note = "no timestamps in KITTI object: stamp = frame position in the split"
+        sd = self.split_dir
+        for folder, kind, ext, load in (
+            ("velodyne", "lidar", "bin", lambda f, i: read_velodyne_bin(f, stamp_ns=i, frame_id="velodyne")),
+            ("image_2", "camera", "png", lambda f, i: read_image_file(f, i, "cam2")),
+            ("label_2", "labels", "txt", lambda f, i: read_kitti_labels(f, stamp_ns=i)),
+        ):
+            if not (sd / folder).is_dir():
+                continue
+            info = StreamInfo(
+                folder,
+                f"kitti/{ext}",
+                kind,
+                "cam0" if folder == "label_2" else ("velodyne" if kind == "lidar" else "cam2"),
+            )
+            info.notes.append(note)
+            have = sum((sd / folder / f"{f}.{ext}").is_file() for f in self.frames)
+            if have != len(self.frames):
+                info.notes.append(f"{have} of {len(self.frames)} frames have a file")
+            self._add_stream(
+                info, stamps, lambda i, _d=sd / folder, _e=ext, _l=load: _l(_d / f"{self.frames[i]}.{_e}", i)
+            )
+        for info in self._streams.values():
+            info.rate_hz = None  # snapshots, not a stream in time
+        if self.frames:
+            self.rig = self.rig_for(0)
+
+    def rig_for(self, index: int) -> Rig:
+        """The rig of frame ``index`` (its calib file; image size from its image_2 PNG, else 1242x375)."""
+        from sensorfuse.io.images import read_image_size
+        from sensorfuse.io.kitti import rig_from_kitti_object_calib
+
+        png = self.split_dir / "image_2" / f"{self.frames[index]}.png"
+        size = read_image_size(png) if png.is_file() else (1242, 375)
+        calib_file = self.split_dir / "calib" / f"{self.frames[index]}.txt"
+        return rig_from_kitti_object_calib(self._calib(index), size, source=str(calib_file))
+
+
+# -- nuScenes tables -----------------------------------------------------------------------------------------------
+
+
+def read_nuscenes_lidar_bin(path: str | Path, *, stamp_ns: int = 0, frame_id: str = "LIDAR_TOP") -> PointCloud:
+    """A nuScenes ``LIDAR_TOP`` ``.pcd.bin``: float32 N x 5 (x, y, z, intensity, ring index)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"{path}: missing")
+    raw = np.fromfile(path, "<f4")
+    if raw.size % 5:
+        raise FormatError(f"{path}: {raw.size * 4} bytes is not a whole number of 20-byte points (x y z i ring)")
+    p = raw.reshape(-1, 5)
+    if not np.isfinite(p).all():
+        raise FormatError(f"{path}: holds NaN/inf values")
+    return PointCloud(p[:, :3], stamp_ns, frame_id, intensity=p[:, 3], ring=p[:, 4].astype(np.uint16))
+
+
+class NuScenesReader(DatasetReader):
+    """The official nuScenes table layout (``<root>/<version>/*.json`` + ``samples/`` / ``sweeps/``), without the
+    devkit: one stream per channel (``LIDAR_TOP`` N x 5 ``.pcd.bin`` -> PointCloud with ring, ``RADAR_*`` ``.pcd`` ->
+    RadarScan, ``CAM_*`` JPEG -> CompressedImage as recorded), ``ego_pose`` (Odometry of ``ego`` in ``global``),
+    the rig from ``calibrated_sensor`` (per channel; a log with several calibrations of one channel keeps the
+    first and says so) and ``boxes(sample_token)`` from ``sample_annotation``. Stamps: the tables' microseconds
+    x 1000. Every sample_data record is listed; one whose file is missing is reported when read.
+    """
+
+    format = "nuscenes"
+
+    def __init__(self, path: str | Path, *, version: str | None = None, scene: str | None = None) -> None:
+        super().__init__(path)
+        import json
+
+        root = self.path
+        if (root / "sample_data.json").is_file():
+            tables, self.dataroot = root, root.parent
+        else:
+            versions = sorted(p.parent.name for p in root.glob("v1.0-*/sample_data.json"))
+            if not versions:
+                raise FormatError(f"{root}: no v1.0-*/sample_data.json; not a nuScenes root")
+            version = version or versions[0]
+            tables, self.dataroot = root / version, root
+
+        def table(name: str, required: bool = True) -> list[dict]:
+            f = tables / f"{name}.json"
+            if not f.is_file():
+                if required:
+                    raise FormatError(f"nuScenes table {f}: missing (needed to read {root})")
+                return []
+            try:
+                return json.loads(f.read_text())
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"nuScenes table {f}: not JSON ({exc})") from None
+
+        sensor = {r["token"]: r for r in table("sensor")}
+        calib = {r["token"]: r for r in table("calibrated_sensor")}
+        self._ego = {r["token"]: r for r in table("ego_pose")}
+        samples = {r["token"]: r for r in table("sample")}
+        if scene is not None:
+            scenes = {r["name"]: r["token"] for r in table("scene")}
+            if scene not in scenes:
+                raise FormatError(f"{root}: no scene {scene!r}; scenes: {', '.join(sorted(scenes))}")
+            samples = {k: v for k, v in samples.items() if v["scene_token"] == scenes[scene]}
+        self._annotations: dict[str, list[dict]] = {}
+        categories = {r["token"]: r["name"] for r in table("category", required=False)}
+        instances = {r["token"]: r for r in table("instance", required=False)}
+        for a in table("sample_annotation", required=False):
+            if "category_name" not in a and a.get("instance_token") in instances:
+                a = a | {"category_name": categories.get(instances[a["instance_token"]]["category_token"], "")}
+            self._annotations.setdefault(a["sample_token"], []).append(a)
+        self._sample_time = {k: int(v["timestamp"]) * 1000 for k, v in samples.items()}
+        by_channel: dict[str, list[dict]] = {}
+        calib_of: dict[str, dict] = {}
+        for sd in table("sample_data"):
+            if sd["sample_token"] not in samples:
+                continue
+            cs = calib[sd["calibrated_sensor_token"]]
+            channel = sensor[cs["sensor_token"]]["channel"]
+            by_channel.setdefault(channel, []).append(sd)
+            if channel in calib_of and calib_of[channel]["token"] != cs["token"]:
+                self.report.warn(f"{root}: {channel} has more than one calibrated_sensor; the rig keeps the first")
+            calib_of.setdefault(channel, cs)
+        from sensorfuse.io.nuscenes import rig_from_nuscenes_calibrated_sensors
+
+        if calib_of:
+            self.rig = rig_from_nuscenes_calibrated_sensors(calib_of, source=str(tables))
+        ego_records: dict[int, dict] = {}
+        for channel, rows in sorted(by_channel.items()):
+            rows.sort(key=lambda r: r["timestamp"])
+            stamps = np.array([int(r["timestamp"]) * 1000 for r in rows], np.int64)
+            modality = sensor[calib_of[channel]["sensor_token"]]["modality"]
+            kind = {"lidar": "lidar", "radar": "radar", "camera": "camera"}.get(modality, "other")
+            info = StreamInfo(channel, f"nuscenes/{modality}", kind, channel)
+            if kind == "lidar":
+                info.point_time = "none (nuScenes .pcd.bin has no per-point time)"
+            self._add_stream(info, stamps, lambda i, _r=rows, _k=kind, _c=channel: self._load(_r[i], _k, _c))
+            for r in rows:
+                ego_records[int(r["timestamp"]) * 1000] = self._ego[r["ego_pose_token"]]
+        if ego_records:
+            stamps = np.array(sorted(ego_records), np.int64)
+            poses = [ego_records[int(t)] for t in stamps]
+            from sensorfuse.io.nuscenes import transform_from_nuscenes_record
+
+            info = StreamInfo("ego_pose", "nuscenes/ego_pose", "pose", "ego")
+            self._add_stream(
+                info,
+                stamps,
+                lambda i, _s=stamps, _p=poses: Odometry(
+                    int(_s[i]), "global", "ego", transform_from_nuscenes_record(_p[i], what="ego_pose")
+                ),
+            )
+        self.samples = sorted(samples, key=lambda k: self._sample_time[k])
+
+    def _load(self, rec: dict, kind: str, channel: str) -> object:
+        from sensorfuse.io.opencalib import read_pcd
+        from sensorfuse.types import CompressedImage, RadarScan
+
+        f = self.dataroot / rec["filename"]
+        stamp = int(rec["timestamp"]) * 1000
+        if not f.is_file():
+            raise FormatError(f"{f}: missing")
+        if kind == "camera":
+            return CompressedImage(
+                f.read_bytes(), "jpeg" if f.suffix.lower() in (".jpg", ".jpeg") else "png", stamp, channel
+            )
+        if kind == "lidar":
+            return read_nuscenes_lidar_bin(f, stamp_ns=stamp, frame_id=channel)
+        if kind == "radar":
+            c, _, _ = read_pcd(f, stamp_ns=stamp, frame_id=channel)
+            vx, vy = c.fields.get("vx_comp"), c.fields.get("vy_comp")
+            vel = None if vx is None else np.stack([vx, vy], 1).astype(np.float32)
+            raw_v = np.stack([c.fields["vx"], c.fields["vy"]], 1) if "vx" in c.fields else None
+            r = np.linalg.norm(c.xyz[:, :2], axis=1)
+            dop = (
+                np.zeros(len(c), np.float32) if raw_v is None else np.sum(c.xyz[:, :2] * raw_v, 1) / np.maximum(r, 1e-9)
+            )
+            rcs = c.fields.get("rcs", np.full(len(c), np.nan, np.float32))
+            return RadarScan(c.xyz, dop.astype(np.float32), rcs, stamp, channel, velocity=vel)
+        raise FormatError(f"{f}: modality of {channel} is not read")
+
+    def boxes(self, sample_token: str) -> list:
+        """The sample's annotations as Box3D in the ``global`` frame (stamp: the sample's)."""
+        from sensorfuse.io.labels import box_from_nuscenes_record
+
+        if sample_token not in self._sample_time:
+            raise FormatError(f"{self.path}: no sample {sample_token!r}")
+        t = self._sample_time[sample_token]
+        return [box_from_nuscenes_record(a, stamp_ns=t) for a in self._annotations.get(sample_token, [])]
+
+    def _add_dataset_transforms(self, tree: TransformTree) -> None:
+        super()._add_dataset_transforms(tree)
+        if "ego_pose" in self._times:
+            s = self._times["ego_pose"]
+            T = np.array([self._loaders["ego_pose"](i).T for i in range(s.size)])
+            tree.add_dynamic("global", "ego", s, T)

@@ -102,11 +102,11 @@ def open_log(path: str | os.PathLike[str], *, types: TypeDefinitions = None, **o
 
         return KittiRawReader(p, **options)
     if fmt == "kitti-object":
-        from sensorfuse.io.kitti_object import KittiObjectReader
+        from sensorfuse.io.dataset import KittiObjectReader
 
         return KittiObjectReader(p, **options)
     if fmt == "nuscenes":
-        from sensorfuse.io.nuscenes_tables import NuScenesReader
+        from sensorfuse.io.dataset import NuScenesReader
 
         return NuScenesReader(p, **options)
     from sensorfuse.io.dataset import EurocReader
