@@ -46,6 +46,7 @@ echo ">> installing sensorfuse$extras into $VENV"
 # -- the job ---------------------------------------------------------------------------------------------------
 if [ "$mode" = run ]; then
     # Main job on the bundled samples. (fuse-sync replaces this once it exists, issue #6.)
+    "$VENV/bin/fuse-info" sample_data/sim_small/log
     "$VENV/bin/fuse-info" sample_data/kitti_object
     "$VENV/bin/fuse-info" sample_data/calibration/kitti_raw_2011_09_26
 else

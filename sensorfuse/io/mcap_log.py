@@ -13,7 +13,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import mmap
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +55,65 @@ def _register_schema(typestore: object, schema: object) -> None:
     new = {k: v for k, v in typs.items() if k not in typestore.fielddefs or typestore.fielddefs[k] != v}
     if new:
         typestore.register(new)
+
+
+_CHUNK_HEAD = struct.Struct("<QQQQI")  # record length, message start, end, uncompressed size, crc
+_MSG_HEAD = struct.Struct("<HIQQ")  # channel id, sequence, log time, publish time
+
+
+def _parse_chunk(mm: mmap.mmap, offset: int) -> list[tuple[int, int, memoryview]]:
+    """The messages of the Chunk record at ``offset``; FormatError on any inconsistency."""
+    size = len(mm)
+    if offset + 1 + _CHUNK_HEAD.size + 4 > size or mm[offset] != 0x06:
+        raise FormatError(f"no chunk record at byte {offset}")
+    rec_len, _t0, _t1, usize, crc = _CHUNK_HEAD.unpack_from(mm, offset + 1)
+    end = offset + 9 + rec_len
+    p = offset + 1 + _CHUNK_HEAD.size
+    (n,) = struct.unpack_from("<I", mm, p)
+    comp = bytes(mm[p + 4 : p + 4 + n]).decode("ascii", "replace")
+    p += 4 + n
+    (rlen,) = struct.unpack_from("<Q", mm, p)
+    p += 8
+    if end > size or p + rlen > end:
+        raise FormatError(f"chunk at byte {offset}: records run past the chunk ({rlen} bytes)")
+    view = memoryview(mm)[p : p + rlen]
+    if comp == "":
+        data = view
+    else:
+        if comp == "zstd":
+            import zstandard
+
+            raw = zstandard.ZstdDecompressor().decompress(view, max_output_size=usize)
+        elif comp == "lz4":
+            import lz4.frame
+
+            raw = lz4.frame.decompress(view)
+        else:
+            raise FormatError(f"chunk at byte {offset}: unknown compression {comp!r}")
+        if len(raw) != usize:
+            raise FormatError(f"chunk at byte {offset}: {len(raw)} bytes after decompression, header says {usize}")
+        if crc and zlib.crc32(raw) != crc:
+            raise FormatError(f"chunk at byte {offset}: CRC mismatch")
+        data = memoryview(raw)
+    out = []
+    q, n_data = 0, len(data)
+    while q < n_data:
+        if q + 9 > n_data:
+            raise FormatError(f"chunk at byte {offset}: record header cut at {q}")
+        op = data[q]
+        (length,) = struct.unpack_from("<Q", data, q + 1)
+        body = q + 9
+        q = body + length
+        if q > n_data:
+            raise FormatError(f"chunk at byte {offset}: record of {length} bytes runs past the chunk")
+        if op == 0x05:
+            if length < _MSG_HEAD.size:
+                raise FormatError(f"chunk at byte {offset}: message record too short")
+            cid, _seq, log_time, _pub = _MSG_HEAD.unpack_from(data, body)
+            out.append((cid, log_time, data[body + _MSG_HEAD.size : q]))
+        elif op not in (0x03, 0x04):  # schemas and channels may sit in chunks
+            raise FormatError(f"chunk at byte {offset}: unexpected record opcode {op:#x}")
+    return out
 
 
 def _message_indexes(data: bytes) -> Iterator[tuple[int, np.ndarray]]:
@@ -94,6 +157,7 @@ class McapReader(RosLogReader):
             summary = self._mcap.get_summary()
         except Exception as exc:
             self.report.warn(f"{self.file}: no readable summary ({exc}); the file is truncated or damaged, scanning it")
+        self._mm = mmap.mmap(self._f.fileno(), 0, access=mmap.ACCESS_READ)
         self.profile = header.profile
         self._summary = summary if summary is not None and summary.chunk_indexes else None
         self._chunk_cache: tuple[int, list] | None = None
@@ -146,6 +210,11 @@ class McapReader(RosLogReader):
         self._describe_first()
 
     def close(self) -> None:
+        self._chunk_cache = None
+        mm = getattr(self, "_mm", None)
+        if mm is not None:
+            with contextlib.suppress(BufferError):  # messages still reference the mapping; it goes with them
+                mm.close()
         f = getattr(self, "_f", None)
         if f is not None and not f.closed:
             f.close()
@@ -211,19 +280,28 @@ class McapReader(RosLogReader):
         return self._idx[topic][0]
 
     # -- raw access ------------------------------------------------------------------------------------------------
-    def _chunk_messages(self, k: int) -> list:
-        from mcap.data_stream import ReadDataStream
-        from mcap.records import Chunk, Message
-        from mcap.stream_reader import breakup_chunk
-
+    def _chunk_messages(self, k: int) -> list[tuple[int, int, memoryview]]:
+        """(channel id, log time, data) of every message of chunk ``k``, parsed from the memory-mapped file:
+        zero-copy for uncompressed chunks, one decompression otherwise (CRC checked for compressed chunks)."""
         if self._chunk_cache is not None and self._chunk_cache[0] == k:
             return self._chunk_cache[1]
-        ci = self._chunks[k]
-        self._f.seek(ci.chunk_start_offset + 1 + 8)
-        chunk = Chunk.read(ReadDataStream(self._f))
-        msgs = [r for r in breakup_chunk(chunk, validate_crc=True) if isinstance(r, Message)]
+        if self._chunk_cache is not None:
+            self._release(self._chunk_cache[0])
+        msgs = _parse_chunk(self._mm, self._chunks[k].chunk_start_offset)
         self._chunk_cache = (k, msgs)
         return msgs
+
+    def _release(self, k: int) -> None:
+        """Drop chunk ``k``'s pages from this process (the page cache keeps them; a later access faults them back
+        in from the file), so that reading a long log does not grow the RSS by the file size."""
+        if not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        ci = self._chunks[k]
+        page = mmap.PAGESIZE
+        start = ci.chunk_start_offset // page * page
+        stop = min(len(self._mm), ci.chunk_start_offset + ci.chunk_length + 9)
+        with contextlib.suppress(OSError, ValueError):
+            self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
     def _lost_in_chunk(self, k: int, topics: list[str]) -> dict[str, int]:
         out = {}
@@ -258,10 +336,10 @@ class McapReader(RosLogReader):
                     for _ in range(n):
                         self.report.bad(topic, exc, f"{self.file}: chunk {k} at byte {ci.chunk_start_offset}")
                 continue
-            for m in msgs:
-                topic = cids.get(m.channel_id)
-                if topic is not None and lo <= m.log_time < hi:
-                    heapq.heappush(heap, (m.log_time, k, seq, topic, m.data))
+            for cid, log_time, data in msgs:
+                topic = cids.get(cid)
+                if topic is not None and lo <= log_time < hi:
+                    heapq.heappush(heap, (log_time, k, seq, topic, data))
                     seq += 1
         while heap:
             t, _, _, topic, data = heapq.heappop(heap)
@@ -303,10 +381,10 @@ class McapReader(RosLogReader):
         j = int(np.searchsorted(same, index))
         cids = set(self._topic_cids[topic])
         try:
-            msgs = [m for m in self._chunk_messages(k) if m.channel_id in cids]
+            msgs = [m for m in self._chunk_messages(k) if m[0] in cids]
         except Exception as exc:
             raise FormatError(
                 f"{self.file}: {topic} message {index} is in chunk {k}, which is corrupt: {exc}"
             ) from None
-        msgs.sort(key=lambda m: m.log_time)
-        return int(msgs[j].log_time), msgs[j].data
+        msgs.sort(key=lambda m: m[1])
+        return int(msgs[j][1]), msgs[j][2]

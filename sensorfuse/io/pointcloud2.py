@@ -2,8 +2,8 @@
 
 Used for ``sensor_msgs/PointCloud2`` and for PCD files: the record layout (field names, offsets, types, counts,
 endianness, padding) becomes a numpy structured dtype, and the bytes are viewed through it, never walked point by
-point. ``x, y, z`` become one float32 copy (a strided view plus one conversion when the layout packs them as three
-float32), invalid (non-finite) points are dropped and counted, and a per-point time field is detected and converted to
+point. ``x, y, z`` become one float32 (N, 3) array (one strided copy per column, byte-swapped on the way for
+big-endian clouds), each other field one strided copy, invalid (non-finite) points are dropped and counted, and a per-point time field is detected and converted to
 ``t_offset_ns`` relative to the header stamp:
 
 =====================================================  ===========================================================
@@ -25,7 +25,7 @@ How the time field was read is given by :attr:`CloudLayout.time_description` so 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +59,6 @@ class CloudLayout:
 
     dtype: np.dtype
     fields: tuple[PointFieldSpec, ...]
-    xyz_offset: int | None  # x, y, z packed float32 at this offset (fast strided view), else None
     time_fields: tuple[str, ...]  # () | (name,) | (sec_name, nsec_name)
     ring_field: str | None
 
@@ -103,10 +102,6 @@ def layout_from_fields(
         raise FormatError(f"{where}: the point layout has no {'/'.join(missing)} field (fields: {sorted(seen)})")
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step})
     by = {f.name: f for f in kept}
-    xyz_offset = None
-    packed = by["y"].offset == by["x"].offset + 4 and by["z"].offset == by["x"].offset + 8
-    if packed and all(by[c].type == "f4" and by[c].count == 1 for c in "xyz"):
-        xyz_offset = by["x"].offset
     lower = {n.lower(): n for n in names}
     time_fields: tuple[str, ...] = ()
     for cand in _TIME_NAMES:
@@ -123,17 +118,20 @@ def layout_from_fields(
             if time_fields:
                 break
     ring_field = next((lower[c] for c in _RING_NAMES if c in lower), None)
-    return CloudLayout(dtype, tuple(kept), xyz_offset, time_fields, ring_field)
+    return CloudLayout(dtype, tuple(kept), time_fields, ring_field)
 
 
-def _time_offsets(layout: CloudLayout, rec: np.ndarray, stamp_ns: int, where: str) -> tuple[np.ndarray, str]:
-    """Per-point time relative to ``stamp_ns`` (int64 ns) and a description of how it was read."""
+def _time_offsets(
+    layout: CloudLayout, column: Callable[[str], np.ndarray], stamp_ns: int, where: str
+) -> tuple[np.ndarray, str]:
+    """Per-point time relative to ``stamp_ns`` (int64 ns) and a description of how it was read; ``column(name)``
+    gives a field of the kept points."""
     if len(layout.time_fields) == 2:
         s_name, ns_name = layout.time_fields
-        abs_ns = rec[s_name].astype(np.int64) * 1_000_000_000 + rec[ns_name].astype(np.int64)
+        abs_ns = column(s_name).astype(np.int64) * 1_000_000_000 + column(ns_name).astype(np.int64)
         return abs_ns - np.int64(stamp_ns), f"{s_name}+{ns_name}: absolute time (s + ns)"
     name = layout.time_fields[0]
-    v = rec[name]
+    v = column(name)
     kind, size = v.dtype.kind, v.dtype.itemsize
     if v.size == 0:
         return np.zeros(0, np.int64), f"{name}: empty cloud"
@@ -191,26 +189,24 @@ def decode_cloud(
         buf = np.ascontiguousarray(buf[: int(height) * row_step].reshape(int(height), row_step)[:, : int(width) * step])
         buf = buf.reshape(-1)
     rec = np.ndarray((n,), dtype=layout.dtype, buffer=buf, offset=0) if n else np.zeros(0, layout.dtype)
-    if layout.xyz_offset is not None and n:
-        order = layout.dtype.fields["x"][0].byteorder
-        view = np.ndarray((n, 3), np.dtype(("<" if order in "<=|" else ">") + "f4"), buf, layout.xyz_offset, (step, 4))
-        xyz = np.array(view, dtype=np.float32)  # one copy (and byte swap if big-endian)
-    else:
-        xyz = np.stack([rec[c].astype(np.float32) for c in "xyz"], axis=1) if n else np.zeros((0, 3), np.float32)
-    good = np.isfinite(xyz).all(axis=1)
-    dropped = int(n - np.count_nonzero(good))
-    keep = None if dropped == 0 else good
-    if keep is not None:
+    xyz = np.empty((n, 3), np.float32)
+    for k, c in enumerate("xyz"):  # one strided copy per column (faster than a (N, 3) strided copy)
+        xyz[:, k] = rec[c]
+    dropped = 0
+    keep = None
+    if not np.isfinite(xyz).all():
+        fin = np.isfinite(xyz)
+        keep = np.flatnonzero(fin[:, 0] & fin[:, 1] & fin[:, 2])
+        dropped = int(n - keep.size)
         xyz = xyz[keep]
-        rec = rec[keep]
 
     def col(name: str, dtype: np.dtype | type | None = None) -> np.ndarray:
-        a = rec[name]
-        return a.astype(dtype or a.dtype.newbyteorder("="))
+        a = rec[name] if keep is None else rec[name][keep]  # one field at a time: never whole records
+        return a.astype(dtype or a.dtype.newbyteorder("="), copy=False)
 
     t_off, t_desc = None, ""
     if layout.time_fields:
-        t_off, t_desc = _time_offsets(layout, rec, stamp_ns, where)
+        t_off, t_desc = _time_offsets(layout, col, stamp_ns, where)
     used = {"x", "y", "z", *layout.time_fields}
     intensity = None
     if "intensity" in layout.dtype.names:
@@ -218,13 +214,14 @@ def decode_cloud(
         used.add("intensity")
     ring = None
     if layout.ring_field is not None:
-        r = rec[layout.ring_field]
-        if r.dtype.kind in "iu" and (r.size == 0 or (int(r.min()) >= 0 and int(r.max()) <= 65535)):
+        r = col(layout.ring_field)
+        fits = r.dtype.kind == "u" and r.dtype.itemsize <= 2  # uint8/uint16 always fit; others are checked
+        if fits or (r.dtype.kind in "iu" and (r.size == 0 or (int(r.min()) >= 0 and int(r.max()) <= 65535))):
             ring = r.astype(np.uint16)
             used.add(layout.ring_field)
     extra = {name: col(name) for name in layout.dtype.names if name not in used}
     if keep is not None and height > 1:
-        extra["index"] = np.flatnonzero(keep).astype(np.int32)
+        extra["index"] = keep.astype(np.int32)
     cloud = PointCloud(
         xyz, stamp_ns, frame_id, intensity=intensity, t_offset_ns=t_off, ring=ring, fields=extra, log_ns=log_ns
     )
