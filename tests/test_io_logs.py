@@ -336,3 +336,34 @@ def test_fuse_info_runs_on_every_shared_recording(shared_data, rel):
     if rel == OUSTER:
         assert len(d["time_bases"]) == 3
         assert "3 unrelated time bases" in d["notes"][0]
+
+
+def test_missing_calibration_empty_topic_and_reordered_stamps(shared_data, tmp_path, sample_data):
+    """A KITTI drive without calib files reads with a warning (no transforms); an empty topic is listed with
+    count 0 and reads nothing; header stamps out of order are counted by stats(), never silently sorted."""
+    from sensorfuse.io.rosbag_writer import LogWriter
+    from sensorfuse.types import ImuSamples
+
+    drive = tmp_path / "2011_09_26" / "2011_09_26_drive_0001_sync"
+    src = shared_data / "kitti_raw_2011_09_26_drive_0001/2011_09_26/2011_09_26_drive_0001_sync"
+    shutil.copytree(src, drive)
+    with pytest.warns(UserWarning, match="no calib"):
+        r = open_log(drive)
+    assert r.tf_tree().frames == []
+    assert r.cameras() == {}
+    assert r.stream("oxts/fix").count == 108
+
+    log = tmp_path / "log"
+    with LogWriter(log, "mcap") as w:
+        for k, stamp in enumerate([0, 10, 5, 20, 30]):  # one reordered header stamp
+            imu = ImuSamples(np.array([10**18 + stamp * 10**6]), np.zeros((1, 3)), np.zeros((1, 3)), "imu")
+            w.write("/imu", 10**18 + k * 10**7, imu)
+        w._writer.add_connection("/empty", "sensor_msgs/msg/Imu", typestore=w.typestore)
+    with open_log(log) as r:
+        assert r.stream("/empty").count == 0
+        assert list(r.read("/empty")) == []
+        with pytest.raises(MessageIndexError):
+            r.get("/empty", 0)
+        st = r.stats()
+        assert st["/imu"].out_of_order == 1
+        assert [m.stamp_ns - 10**18 for m in r.read("/imu")] == [0, 10**7, 5 * 10**6, 2 * 10**7, 3 * 10**7]
