@@ -19,7 +19,7 @@ import numpy as np
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_transform
-from sensorfuse.io.pointcloud2 import PointFieldSpec, decode_cloud, layout_from_fields
+from sensorfuse.io.pointcloud2 import PointFieldSpec, cloud_columns, decode_cloud, layout_from_fields
 from sensorfuse.types import PointCloud, RadarScan
 
 __all__ = ["OpenCalibParam", "read_opencalib_json", "read_opencalib_radar_csv", "read_pcd", "write_pcd"]
@@ -80,19 +80,7 @@ def write_pcd(cloud: PointCloud, path: str | os.PathLike[str], *, compressed: bo
     from pypcd4 import PointCloud as Pcd
 
     path = Path(path)
-    cols: dict[str, np.ndarray] = {"x": cloud.xyz[:, 0], "y": cloud.xyz[:, 1], "z": cloud.xyz[:, 2]}
-    if cloud.intensity is not None:
-        cols["intensity"] = cloud.intensity
-    if cloud.ring is not None:
-        cols["ring"] = cloud.ring
-    if cloud.t_offset_ns is not None:
-        t = cloud.t_offset_ns
-        if t.size and (t.min() < 0 or t.max() > np.iinfo(np.uint32).max):
-            raise ValidationError("write_pcd: per-point times must be 0..4.29 s after the stamp for a uint32 't' field")
-        cols["t"] = t.astype(np.uint32)
-    for k, v in cloud.fields.items():
-        if v.ndim == 1:
-            cols[k] = v
+    cols = cloud_columns(cloud, what=f"PCD {path}")
     names = tuple(cols)
     types = tuple(np.dtype(v.dtype).type for v in cols.values())
     pcd = Pcd.from_points([cols[n] for n in names], names, types)

@@ -33,7 +33,14 @@ import numpy as np
 from sensorfuse.errors import FormatError
 from sensorfuse.types import PointCloud
 
-__all__ = ["CloudLayout", "PointFieldSpec", "decode_cloud", "layout_from_fields", "point_time_from_azimuth"]
+__all__ = [
+    "CloudLayout",
+    "PointFieldSpec",
+    "cloud_columns",
+    "decode_cloud",
+    "layout_from_fields",
+    "point_time_from_azimuth",
+]
 
 #: sensor_msgs/PointField datatype -> numpy type character
 POINTFIELD_TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
@@ -226,6 +233,29 @@ def decode_cloud(
         xyz, stamp_ns, frame_id, intensity=intensity, t_offset_ns=t_off, ring=ring, fields=extra, log_ns=log_ns
     )
     return cloud, dropped, t_desc
+
+
+def cloud_columns(cloud: PointCloud, *, what: str = "cloud") -> dict[str, np.ndarray]:
+    """The inverse of :func:`decode_cloud`, for writers: named 1-D columns x, y, z, then intensity, ring, the
+    per-point time as a uint32 ns ``t`` field (Ouster's convention; it must lie 0..4.29 s after the stamp) and the
+    extra fields (1-D ones only; an (N, k) field has no single-column form)."""
+    from sensorfuse.errors import ValidationError
+
+    cols: dict[str, np.ndarray] = {"x": cloud.xyz[:, 0], "y": cloud.xyz[:, 1], "z": cloud.xyz[:, 2]}
+    if cloud.intensity is not None:
+        cols["intensity"] = cloud.intensity
+    if cloud.ring is not None:
+        cols["ring"] = cloud.ring
+    if cloud.t_offset_ns is not None:
+        t = cloud.t_offset_ns
+        if t.size and (t.min() < 0 or t.max() > np.iinfo(np.uint32).max):
+            raise ValidationError(f"{what}: per-point times must be 0..4.29 s after the stamp for a uint32 't' field")
+        cols["t"] = t.astype(np.uint32)
+    for k, v in cloud.fields.items():
+        if v.ndim != 1:
+            raise ValidationError(f"{what}: field {k!r} has shape {v.shape}; only 1-D fields can be written")
+        cols[k] = v
+    return cols
 
 
 def point_time_from_azimuth(xyz: np.ndarray, start_ns: int, end_ns: int, *, clockwise: bool = True) -> np.ndarray:

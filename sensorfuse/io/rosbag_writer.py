@@ -25,6 +25,7 @@ import numpy as np
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.geometry.transforms import quat_xyzw_from_matrix
 from sensorfuse.io.messages import CameraInfo, Odometry, TFMessage, TransformStamped
+from sensorfuse.io.pointcloud2 import cloud_columns
 from sensorfuse.io.ros_camera_info import camera_info_distortion_model
 from sensorfuse.types import CompressedImage, GnssFix, Image, ImuSamples, PointCloud, RadarScan
 
@@ -134,22 +135,7 @@ class LogWriter:
     def _to_ros(self, message: object) -> tuple[str, object]:
         t = self._t
         if isinstance(message, PointCloud):
-            cols: dict[str, np.ndarray] = {
-                "x": message.xyz[:, 0],
-                "y": message.xyz[:, 1],
-                "z": message.xyz[:, 2],
-            }
-            if message.intensity is not None:
-                cols["intensity"] = message.intensity
-            if message.ring is not None:
-                cols["ring"] = message.ring
-            if message.t_offset_ns is not None:
-                off = message.t_offset_ns
-                if off.size and (off.min() < 0 or off.max() > np.iinfo(np.uint32).max):
-                    raise ValidationError("per-point times must be 0..4.29 s after the header stamp for the 't' field")
-                cols["t"] = off.astype(np.uint32)
-            for k, v in message.fields.items():
-                cols[k] = v
+            cols = cloud_columns(message, what=f"{self.path}: PointCloud")
             return "sensor_msgs/msg/PointCloud2", self._cloud(message.stamp_ns, message.frame_id, cols)
         if isinstance(message, RadarScan):
             cols = {"x": message.xyz[:, 0], "y": message.xyz[:, 1], "z": message.xyz[:, 2]}
