@@ -72,6 +72,10 @@ class PointCloud:
         ring: optional (N,) uint16 laser index.
         fields: extra per-point fields by name, each (N,) or (N, k).
         log_ns: record (container) time, if the log has one.
+
+    Arrays built by the constructor are C-contiguous copies or views; clouds from the log readers may hold strided
+    zero-copy views into the message buffer (``np.ascontiguousarray`` them where a kernel needs contiguous memory —
+    the geometry functions do).
     """
 
     xyz: np.ndarray
@@ -104,6 +108,30 @@ class PointCloud:
 
     def __len__(self) -> int:
         return int(self.xyz.shape[0])
+
+    @classmethod
+    def _from_checked(
+        cls,
+        xyz: np.ndarray,
+        stamp_ns: int,
+        frame_id: str,
+        *,
+        intensity: np.ndarray | None,
+        t_offset_ns: np.ndarray | None,
+        ring: np.ndarray | None,
+        fields: Mapping[str, np.ndarray],
+        log_ns: int | None,
+    ) -> PointCloud:
+        """A cloud from arrays the caller has already validated (reader use only): ``xyz (N, 3) float32`` finite,
+        ``intensity`` float32, ``t_offset_ns`` int64, ``ring`` uint16, fields with N rows. Nothing is copied, so
+        strided views of a message buffer stay views."""
+        obj = object.__new__(cls)
+        values = {"xyz": xyz, "stamp_ns": check_stamp(stamp_ns), "frame_id": _check_frame(frame_id)}
+        values |= {"intensity": intensity, "t_offset_ns": t_offset_ns, "ring": ring, "log_ns": log_ns}
+        values["fields"] = MappingProxyType(dict(fields))
+        for k, v in values.items():
+            _set(obj, k, v)
+        return obj
 
     @property
     def point_stamps_ns(self) -> np.ndarray:

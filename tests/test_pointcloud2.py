@@ -55,6 +55,8 @@ def test_any_layout_gives_the_same_cloud(pts, big, gap, pad):
     np.testing.assert_array_equal(cloud.intensity, pts["intensity"])
     np.testing.assert_array_equal(cloud.ring, pts["ring"])
     np.testing.assert_array_equal(cloud.t_offset_ns, t.astype(np.int64))
+    # packed little-endian float32 x, y, z: a zero-copy view of the message; otherwise one copy
+    assert np.shares_memory(cloud.xyz, np.frombuffer(data, np.uint8)) == (gap == 0 and not big)
 
 
 def test_nan_points_of_an_organised_cloud_are_dropped_counted_and_indexed(pts):

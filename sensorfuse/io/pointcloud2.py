@@ -66,6 +66,7 @@ class CloudLayout:
 
     dtype: np.dtype
     fields: tuple[PointFieldSpec, ...]
+    xyz_offset: int | None  # x, y, z packed little-endian float32 at this offset: zero-copy (N, 3) view
     time_fields: tuple[str, ...]  # () | (name,) | (sec_name, nsec_name)
     ring_field: str | None
 
@@ -109,6 +110,10 @@ def layout_from_fields(
         raise FormatError(f"{where}: the point layout has no {'/'.join(missing)} field (fields: {sorted(seen)})")
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step})
     by = {f.name: f for f in kept}
+    xyz_offset = None
+    packed = by["y"].offset == by["x"].offset + 4 and by["z"].offset == by["x"].offset + 8
+    if packed and not big_endian and all(by[c].type == "f4" and by[c].count == 1 for c in "xyz"):
+        xyz_offset = by["x"].offset
     lower = {n.lower(): n for n in names}
     time_fields: tuple[str, ...] = ()
     for cand in _TIME_NAMES:
@@ -125,7 +130,7 @@ def layout_from_fields(
             if time_fields:
                 break
     ring_field = next((lower[c] for c in _RING_NAMES if c in lower), None)
-    return CloudLayout(dtype, tuple(kept), time_fields, ring_field)
+    return CloudLayout(dtype, tuple(kept), xyz_offset, time_fields, ring_field)
 
 
 def _time_offsets(
@@ -174,8 +179,13 @@ def decode_cloud(
     frame_id: str,
     log_ns: int | None = None,
     where: str = "cloud",
+    dense: bool | None = None,
 ) -> tuple[PointCloud, int, str]:
     """View ``data`` (bytes or a uint8 array) through ``layout`` and build a PointCloud.
+
+    Little-endian x, y, z packed as three float32 become a zero-copy (N, 3) view when every point is finite (one
+    fast check over the data); fields whose type is already the wanted one stay views; everything else is one
+    vectorised copy per field. ``dense=False`` (the message's ``is_dense``) skips the zero-copy attempt.
 
     Returns:
         (cloud, number of non-finite points dropped, description of the per-point time or "").
@@ -196,18 +206,26 @@ def decode_cloud(
         buf = np.ascontiguousarray(buf[: int(height) * row_step].reshape(int(height), row_step)[:, : int(width) * step])
         buf = buf.reshape(-1)
     rec = np.ndarray((n,), dtype=layout.dtype, buffer=buf, offset=0) if n else np.zeros(0, layout.dtype)
-    xyz = np.empty((n, 3), np.float32)
-    for k, c in enumerate("xyz"):  # one strided copy per column (faster than a (N, 3) strided copy)
-        xyz[:, k] = rec[c]
     dropped = 0
     keep = None
-    if not np.isfinite(xyz).all():
-        fin = np.isfinite(xyz)
-        keep = np.flatnonzero(fin[:, 0] & fin[:, 1] & fin[:, 2])
-        dropped = int(n - keep.size)
-        xyz = xyz[keep]
+    if layout.xyz_offset is not None and n and dense is not False and _all_finite_fast(buf, step, n):
+        xyz = np.ndarray((n, 3), np.float32, buf, layout.xyz_offset, (step, 4))  # zero-copy view
+    else:
+        xyz = np.empty((n, 3), np.float32)
+        for k, c in enumerate("xyz"):  # one strided copy per column (faster than a (N, 3) strided copy)
+            xyz[:, k] = rec[c]
+        if not np.isfinite(xyz).all():
+            fin = np.isfinite(xyz)
+            keep = np.flatnonzero(fin[:, 0] & fin[:, 1] & fin[:, 2])
+            dropped = int(n - keep.size)
+            kept = np.empty((keep.size, 3), np.float32)
+            for k in range(3):  # gather per column: far faster than fancy-indexing (N, 3) rows
+                kept[:, k] = xyz[:, k][keep]
+            xyz = kept
 
     def col(name: str, dtype: np.dtype | type | None = None) -> np.ndarray:
+        """A field of the kept points: a zero-copy view when its type is already the wanted native one, else one
+        vectorised copy (conversion, byte swap or selection)."""
         a = rec[name] if keep is None else rec[name][keep]  # one field at a time: never whole records
         return a.astype(dtype or a.dtype.newbyteorder("="), copy=False)
 
@@ -224,15 +242,23 @@ def decode_cloud(
         r = col(layout.ring_field)
         fits = r.dtype.kind == "u" and r.dtype.itemsize <= 2  # uint8/uint16 always fit; others are checked
         if fits or (r.dtype.kind in "iu" and (r.size == 0 or (int(r.min()) >= 0 and int(r.max()) <= 65535))):
-            ring = r.astype(np.uint16)
+            ring = r.astype(np.uint16, copy=False)
             used.add(layout.ring_field)
     extra = {name: col(name) for name in layout.dtype.names if name not in used}
     if keep is not None and height > 1:
         extra["index"] = keep.astype(np.int32)
-    cloud = PointCloud(
+    cloud = PointCloud._from_checked(  # every array validated above: no second copy
         xyz, stamp_ns, frame_id, intensity=intensity, t_offset_ns=t_off, ring=ring, fields=extra, log_ns=log_ns
     )
     return cloud, dropped, t_desc
+
+
+def _all_finite_fast(buf: np.ndarray, step: int, n: int) -> bool:
+    """True when every 4-byte word of the point data is a finite float32 — then x, y, z are finite. A False says
+    nothing (an integer field may look like NaN): the caller checks x, y, z exactly."""
+    if step % 4 or buf.size < n * step:
+        return False
+    return bool(np.isfinite(buf[: n * step].view(np.float32)).all())
 
 
 def cloud_columns(cloud: PointCloud, *, what: str = "cloud") -> dict[str, np.ndarray]:

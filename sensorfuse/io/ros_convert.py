@@ -214,6 +214,7 @@ class TopicConverter:
             frame_id=h.frame_id,
             log_ns=log_ns,
             where=where,
+            dense=bool(msg.is_dense),
         )
         self.dropped_points += dropped
         if tdesc and not self.point_time:

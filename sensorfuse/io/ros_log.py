@@ -161,13 +161,16 @@ class RosLogReader(LogReader):
         except Exception as exc:
             raise FormatError(f"{self.path}: {topic} message {i} (record time {log_ns}) cannot be read: {exc}") from exc
 
+    def _first_message(self, topic: str) -> LogMessage:
+        return self.get(topic, 0)
+
     def _describe_first(self) -> None:
         """Frame id, sensor kind and per-point time layout of each stream, from its first message."""
         for topic, info in self._streams.items():
             if not info.decodable or info.count == 0:
                 continue
             try:
-                m = self.get(topic, 0)
+                m = self._first_message(topic)
             except Exception as exc:
                 info.notes.append(f"first message unreadable: {exc}")
                 continue
