@@ -367,3 +367,27 @@ def test_missing_calibration_empty_topic_and_reordered_stamps(shared_data, tmp_p
         st = r.stats()
         assert st["/imu"].out_of_order == 1
         assert [m.stamp_ns - 10**18 for m in r.read("/imu")] == [0, 10**7, 5 * 10**6, 2 * 10**7, 3 * 10**7]
+
+
+def test_corrupt_chunk_of_a_ros1_bag(shared_data, tmp_path):
+    """Garbage inside one LZ4/bz2/plain chunk of the Husky bag: exactly that chunk's messages are counted per topic
+    (from the bag index), every other message is delivered, and message numbers then count the readable ones."""
+    from rosbags.rosbag1 import Reader
+
+    src = shared_data / HUSKY
+    with Reader(src) as rb:
+        ci = rb.chunk_infos[5]
+        names = {c.id: c.topic for c in rb.connections}
+    data = bytearray(src.read_bytes())
+    data[ci.pos + 200 : ci.pos + 264] = b"\xff" * 64
+    bad = tmp_path / "bad.bag"
+    bad.write_bytes(bytes(data))
+    with open_log(bad) as r:
+        with pytest.warns(UserWarning, match="chunk at byte"):
+            got = list(r.read())
+        expect_lost = {names[cid]: n for cid, n in ci.connection_counts.items()}
+        assert r.report.bad_records == expect_lost
+        assert len(got) == 16806 - sum(expect_lost.values())
+        assert r.stream("/imu/data").count == 11865 - expect_lost["/imu/data"]
+        last_imu = [m for m in got if m.topic == "/imu/data"][-1]
+        assert r.get("/imu/data", -1).data.stamp_ns == last_imu.data.stamp_ns

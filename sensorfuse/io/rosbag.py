@@ -78,32 +78,63 @@ class RosbagReader(RosLogReader):
             self._reader.close()
 
     # -- raw access ------------------------------------------------------------------------------------------------
-    def _chunk_starts(self) -> list[int]:
-        readers = getattr(self._reader, "readers", [])
-        starts = []
-        for r in readers:
-            starts += [int(ci.start_time) for ci in getattr(r, "chunk_infos", [])]
-        return sorted(starts)
-
     def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
         conns = [c for t in topics for c in self._conns[t]]
         if not conns:
             return
-        last = start
+        done = 0  # messages yielded so far, in record order
         while True:
             try:
-                for conn, t, raw in self._reader.messages(connections=conns, start=last, stop=stop):
-                    last = t
+                skip = done
+                for conn, t, raw in self._reader.messages(connections=conns, start=start, stop=stop):
+                    if skip:
+                        skip -= 1
+                        continue
+                    done += 1
                     yield conn.topic, int(t), raw
                 return
             except Exception as exc:
-                # a corrupt chunk: report it and go on from the next chunk (ROS1 bags know their chunk times)
-                nxt = [s for s in self._chunk_starts() if last is None or s > last]
-                topic = topics[0] if len(topics) == 1 else "(chunk)"
-                self.report.bad(topic, exc, f"{self.path}: corrupt data after record time {last}")
-                if not nxt:
+                if not self._drop_bad_chunk(conns, start, stop, done, exc):
+                    self.report.bad(topics[0], exc, f"{self.path}: unreadable data after message {done}")
                     return
-                last = nxt[0]
+
+    def _drop_bad_chunk(
+        self, conns: list[object], start: int | None, stop: int | None, done: int, exc: Exception
+    ) -> bool:
+        """A ROS1 chunk failed to decompress or parse: find it through the bag index (the message after the ``done``
+        delivered ones), count its messages per topic in the report and take them out of the index, so reading
+        can go on after it. False where the format has no such index (ROS2)."""
+        readers = [r for r in getattr(self._reader, "readers", []) if hasattr(r, "indexes")]
+        if not self.ros1 or not readers:
+            return False
+        lo, hi = -(2**63) if start is None else start, 2**63 - 1 if stop is None else stop
+        entries = sorted(
+            (e.time, e.chunk_pos, e.offset)
+            for r in readers
+            for c in conns
+            for e in r.indexes.get(c.id, [])
+            if lo <= e.time < hi
+        )
+        if done >= len(entries):
+            return False
+        bad_pos = entries[done][1]
+        for r in readers:
+            for c in self._reader.connections:
+                idx = r.indexes.get(c.id)
+                if not idx:
+                    continue
+                kept = [e for e in idx if e.chunk_pos != bad_pos]
+                lost = len(idx) - len(kept)
+                if lost:
+                    info = self._streams[c.topic]
+                    info.count -= lost  # message numbers now count the readable messages
+                    info.notes.append(f"{lost} message(s) in a corrupt chunk at byte {bad_pos} skipped")
+                if c in conns:
+                    for _ in range(lost):
+                        self.report.bad(c.topic, exc, f"{self.path}: chunk at byte {bad_pos}")
+                r.indexes[c.id] = kept
+        self._time_cache.clear()
+        return True
 
     def times(self, topic: str) -> np.ndarray:
         self.stream(topic)
