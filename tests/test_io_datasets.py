@@ -242,3 +242,82 @@ def test_opencalib_radar_csv_and_json(shared_data):
     (intr,) = read_opencalib_json(shared_data / "opencalib_radar2camera" / "center_camera-intrinsic.json")
     assert intr.camera.size == (1920, 1200)
     assert intr.camera.fx == pytest.approx(2117.87)
+
+
+def test_nuscenes_radar_pcd(shared_data, tmp_path):
+    """A RADAR_FRONT .pcd in nuScenes' layout (18 fields, binary; written here with pypcd4 — ../shared/data has no
+    real one): positions, Doppler from the raw velocity, compensated velocity and RCS reach the RadarScan."""
+    from pypcd4 import PointCloud as Pcd
+
+    _nuscenes_tables(shared_data, tmp_path)
+    names = (
+        "x",
+        "y",
+        "z",
+        "dyn_prop",
+        "id",
+        "rcs",
+        "vx",
+        "vy",
+        "vx_comp",
+        "vy_comp",
+        "is_quality_valid",
+        "ambig_state",
+        "x_rms",
+        "y_rms",
+        "invalid_state",
+        "pdh0",
+        "vx_rms",
+        "vy_rms",
+    )
+    types = (np.float32,) * 3 + (np.int8, np.int16) + (np.float32,) * 5 + (np.int8,) * 8
+    n = 5
+    vals = {k: np.zeros(n, t) for k, t in zip(names, types, strict=True)}
+    vals["x"][:] = [10, 20, 30, 40, 50]
+    vals["y"][:] = [0, 5, -5, 0, 1]
+    vals["vx"][:] = [-2, 0, 1, 3, 0]
+    vals["vy"][:] = [0, 1, 0, 0, 0]
+    vals["vx_comp"][:] = [0.5, 0, 0, 0, 0]
+    vals["rcs"][:] = [5, 6, 7, 8, 9]
+    pcd = Pcd.from_points([vals[k] for k in names], names, types)
+    ts = 1532402927650000
+    rel = f"radar_samples/RADAR_FRONT/radar__RADAR_FRONT__{ts}.pcd"
+    (tmp_path / "radar_samples" / "RADAR_FRONT").mkdir(parents=True)
+    pcd.save(tmp_path / rel)
+    tables = tmp_path / "v1.0-mini"
+    for name, row in (
+        ("sensor", {"token": "s_RF", "channel": "RADAR_FRONT", "modality": "radar"}),
+        (
+            "calibrated_sensor",
+            {
+                "token": "c_RF",
+                "sensor_token": "s_RF",
+                "camera_intrinsic": [],
+                "translation": [3.4, 0, 0.5],
+                "rotation": [1, 0, 0, 0],
+            },
+        ),
+        (
+            "sample_data",
+            {
+                "token": "sd_RF",
+                "sample_token": "smp0",
+                "ego_pose_token": "ego0",
+                "calibrated_sensor_token": "c_RF",
+                "timestamp": ts,
+                "filename": rel.replace("samples/", "radar_samples/"),
+            },
+        ),
+    ):
+        rows = [*json.loads((tables / f"{name}.json").read_text()), row]
+        (tables / f"{name}.json").write_text(json.dumps(rows))
+    r = open_log(tmp_path)
+    scan = r.get("RADAR_FRONT", 0).data
+    assert len(scan) == n
+    np.testing.assert_allclose(scan.xyz[:, 0], vals["x"])
+    expect = (vals["x"] * vals["vx"] + vals["y"] * vals["vy"]) / np.hypot(vals["x"], vals["y"])
+    np.testing.assert_allclose(scan.doppler, expect, rtol=1e-6)
+    np.testing.assert_allclose(scan.rcs, vals["rcs"])
+    np.testing.assert_allclose(scan.velocity[:, 0], vals["vx_comp"])
+    np.testing.assert_allclose(r.tf_tree().lookup("ego", "RADAR_FRONT")[:3, 3], [3.4, 0, 0.5])
+    assert r.stream("RADAR_FRONT").kind == "radar"

@@ -35,7 +35,7 @@ from sensorfuse.io.ros_log import (
     parse_type_definitions,
 )
 
-__all__ = ["McapReader"]
+__all__ = ["McapReader", "SplitMcapReader"]
 
 
 def _register_schema(typestore: object, schema: object) -> None:
@@ -144,9 +144,7 @@ class McapReader(RosLogReader):
 
         files = files or [self.path]
         if len(files) != 1:
-            raise FormatError(
-                f"{self.path}: split MCAP logs ({len(files)} files) are not supported yet; open each file"
-            )
+            raise FormatError(f"{self.path}: McapReader reads one file; use open() or SplitMcapReader for {len(files)}")
         self.file = files[0]
         try:
             self._f = open(self.file, "rb")  # noqa: SIM115 - closed in close()
@@ -453,3 +451,70 @@ class McapReader(RosLogReader):
             ) from None
         msgs.sort(key=lambda m: m[1])
         return int(msgs[j][1]), msgs[j][2]
+
+
+class SplitMcapReader(RosLogReader):
+    """A log split over several MCAP files (rosbag2 ``--max-bag-size`` / ``--max-bag-duration``): one McapReader per
+    file, merged in record order. Message numbers run over the files in record order."""
+
+    def __init__(self, path: str | Path, *, files: list[Path], types: TypeDefinitions = None) -> None:
+        super().__init__(path)
+        self.parts = [McapReader(f, files=[f], types=types) for f in files]
+        self.parts.sort(key=lambda r: min((s.log_start_ns or 0) for s in r._streams.values()) if r._streams else 0)
+        first = self.parts[0]
+        self.ros1, self.format, self.typestore = first.ros1, first.format, first.typestore
+        for part in self.parts[1:]:
+            if part.ros1 != self.ros1:
+                raise FormatError(f"{self.path}: files of different profiles ({first.file}, {part.file})")
+            new = {k: v for k, v in part.typestore.fielddefs.items() if k not in self.typestore.fielddefs}
+            if new:
+                self.typestore.register(new)
+        for part in self.parts:
+            self.report.warnings.extend(w for w in part.report.warnings if w not in self.report.warnings)
+            for topic, info in part._streams.items():
+                mine = self._streams.get(topic)
+                if mine is None:
+                    self._streams[topic] = StreamInfo(**{**info.to_dict(), "notes": list(info.notes)})
+                    continue
+                if mine.msgtype != info.msgtype:
+                    mine.decodable = False
+                    mine.notes.append(f"type {info.msgtype} in {part.file} differs from {mine.msgtype}; not read")
+                mine.count += info.count
+                if info.log_start_ns is not None:
+                    mine.log_start_ns = min(x for x in (mine.log_start_ns, info.log_start_ns) if x is not None)
+                    mine.log_end_ns = max(x for x in (mine.log_end_ns, info.log_end_ns) if x is not None)
+                mine.frame_id = mine.frame_id or info.frame_id
+                mine.point_time = mine.point_time or info.point_time
+        self._rate_from_times()
+
+    def close(self) -> None:
+        for part in getattr(self, "parts", []):
+            part.close()
+
+    def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
+        iters = [p._raw([t for t in topics if t in p._streams], start, stop) for p in self.parts]
+        yield from heapq.merge(*iters, key=lambda m: m[1])
+        for part in self.parts:
+            for topic, n in part.report.bad_records.items():
+                if self.report.bad_records.get(topic, 0) < n:
+                    for _ in range(n - self.report.bad_records.get(topic, 0)):
+                        self.report.bad(topic, part.report.first_error.get(topic, ""), str(part.file))
+
+    def times(self, topic: str) -> np.ndarray:
+        self.stream(topic)
+        parts = [p.times(topic) for p in self.parts if topic in p._streams]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
+        # message numbers in record order across files: find the part holding the index-th time
+        t = int(self.times(topic)[index])
+        k = index - int(np.searchsorted(self.times(topic), t, side="left"))
+        for part in self.parts:
+            if topic not in part._streams:
+                continue
+            pt = part.times(topic)
+            lo, hi = int(np.searchsorted(pt, t, side="left")), int(np.searchsorted(pt, t, side="right"))
+            if k < hi - lo:
+                return part._raw_get(topic, lo + k)
+            k -= hi - lo
+        raise FormatError(f"{self.path}: {topic} message {index} not found in any file")

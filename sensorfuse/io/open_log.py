@@ -93,9 +93,13 @@ def open_log(path: str | os.PathLike[str], *, types: TypeDefinitions = None, **o
 
         return RosbagReader(p.parent if p.is_file() else p, types=types)
     if fmt == "mcap":
-        from sensorfuse.io.mcap_log import McapReader
+        from sensorfuse.io.mcap_log import McapReader, SplitMcapReader
 
         files = [p] if p.is_file() else sorted(p.glob("*.mcap"))
+        if not files:
+            raise FormatError(f"{p}: a rosbag2 folder of MCAP storage without .mcap files")
+        if len(files) > 1:
+            return SplitMcapReader(p, files=files, types=types)
         return McapReader(p, files=files, types=types)
     if fmt == "kitti-raw":
         from sensorfuse.io.dataset import KittiRawReader
