@@ -305,7 +305,7 @@ def test_nuscenes_radar_pcd(shared_data, tmp_path):
                 "ego_pose_token": "ego0",
                 "calibrated_sensor_token": "c_RF",
                 "timestamp": ts,
-                "filename": rel.replace("samples/", "radar_samples/"),
+                "filename": rel,
             },
         ),
     ):
