@@ -13,8 +13,8 @@ def describe_log(path: Path, *, types: Path | None = None, show_progress: bool =
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from scipy.spatial.transform import Rotation
 
+    from sensorfuse.health import time_bases
     from sensorfuse.io import open as open_log
-    from sensorfuse.io.reader import time_bases
 
     with open_log(path, types=types) as reader:
         total = sum(s.count for s in reader.streams.values())
