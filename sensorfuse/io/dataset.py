@@ -18,7 +18,7 @@ import numpy as np
 from sensorfuse.errors import FormatError
 from sensorfuse.geometry.tf_tree import TransformTree
 from sensorfuse.io.messages import LogMessage, Odometry
-from sensorfuse.io.reader import LogReader, Progress, StreamInfo, StreamStats, stream_stats
+from sensorfuse.io.reader import LogReader, Progress, StreamInfo, StreamStats, mean_rate_hz, stream_stats
 from sensorfuse.rig import Rig
 from sensorfuse.types import GnssFix, Image, ImuSamples, PointCloud
 
@@ -65,8 +65,7 @@ class DatasetReader(LogReader):
         info.count = int(stamps.size)
         if stamps.size:
             info.header_start_ns, info.header_end_ns = int(stamps.min()), int(stamps.max())
-            if stamps.size > 1 and stamps.max() > stamps.min():
-                info.rate_hz = (stamps.size - 1) * 1e9 / float(stamps.max() - stamps.min())
+            info.rate_hz = mean_rate_hz(info.count, info.header_start_ns, info.header_end_ns)
         self._streams[info.topic] = info
         self._times[info.topic] = stamps
         self._loaders[info.topic] = loader
@@ -365,7 +364,7 @@ class EurocReader(DatasetReader):
         from sensorfuse.geometry.transforms import transform_from_quat_wxyz, transform_from_quat_xyzw
 
         conv = transform_from_quat_wxyz if wxyz else transform_from_quat_xyzw
-        T = np.array([conv(q / np.linalg.norm(q), p) for p, q in zip(pq[:, :3], pq[:, 3:7], strict=True)])
+        T = conv(pq[:, 3:7], pq[:, :3])  # batched; the quaternions are normalised inside
         info = StreamInfo(topic, "euroc/groundtruth", "pose", "body")
         self._add_stream(info, stamps, lambda i, _s=stamps, _T=T: Odometry(int(_s[i]), "world", "body", _T[i]))
 

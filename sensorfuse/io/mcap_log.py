@@ -396,8 +396,7 @@ class McapReader(RosLogReader):
                 msgs = self._chunk_messages(k)
             except Exception as exc:
                 for topic, n in self._lost_in_chunk(k, topics).items():
-                    for _ in range(n):
-                        self.report.bad(topic, exc, f"{self.file}: chunk {k} at byte {ci.chunk_start_offset}")
+                    self.report.bad(topic, exc, f"{self.file}: chunk {k} at byte {ci.chunk_start_offset}", count=n)
                 continue
             for cid, log_time, data in msgs:
                 topic = cids.get(cid)
@@ -431,14 +430,9 @@ class McapReader(RosLogReader):
             return
 
     def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
-        t_arr, ck, _off = self._index_table()[topic]
-        t = int(t_arr[index])
-        if self._summary is None:
-            k = index - int(np.searchsorted(t_arr, t, side="left"))
-            for j, (_tp, ts, raw) in enumerate(self._raw_scan(dict.fromkeys(self._topic_cids[topic], topic), t, t + 1)):
-                if j == k:
-                    return ts, raw
-            raise FormatError(f"{self.file}: {topic} message {index} not found")
+        if self._summary is None:  # no chunk index: the generic lookup by time
+            return super()._raw_get(topic, index)
+        _t, ck, _off = self._index_table()[topic]
         k = int(ck[index])
         same = np.flatnonzero(ck == k)
         j = int(np.searchsorted(same, index))
@@ -496,25 +490,11 @@ class SplitMcapReader(RosLogReader):
         yield from heapq.merge(*iters, key=lambda m: m[1])
         for part in self.parts:
             for topic, n in part.report.bad_records.items():
-                if self.report.bad_records.get(topic, 0) < n:
-                    for _ in range(n - self.report.bad_records.get(topic, 0)):
-                        self.report.bad(topic, part.report.first_error.get(topic, ""), str(part.file))
+                more = n - self.report.bad_records.get(topic, 0)
+                if more > 0:
+                    self.report.bad(topic, part.report.first_error.get(topic, ""), str(part.file), count=more)
 
     def times(self, topic: str) -> np.ndarray:
         self.stream(topic)
         parts = [p.times(topic) for p in self.parts if topic in p._streams]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-
-    def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
-        # message numbers in record order across files: find the part holding the index-th time
-        t = int(self.times(topic)[index])
-        k = index - int(np.searchsorted(self.times(topic), t, side="left"))
-        for part in self.parts:
-            if topic not in part._streams:
-                continue
-            pt = part.times(topic)
-            lo, hi = int(np.searchsorted(pt, t, side="left")), int(np.searchsorted(pt, t, side="right"))
-            if k < hi - lo:
-                return part._raw_get(topic, lo + k)
-            k -= hi - lo
-        raise FormatError(f"{self.path}: {topic} message {index} not found in any file")

@@ -58,6 +58,13 @@ class StreamInfo:
         return asdict(self)
 
 
+def mean_rate_hz(count: int, start_ns: int | None, end_ns: int | None) -> float | None:
+    """Mean rate of ``count`` messages spread over ``[start_ns, end_ns]`` (None when it cannot be told)."""
+    if count < 2 or start_ns is None or end_ns is None or end_ns <= start_ns:
+        return None
+    return (count - 1) * 1e9 / (end_ns - start_ns)
+
+
 @dataclass
 class ReadReport:
     """What a reader skipped: per topic the number of unreadable records and the first error, plus warnings."""
@@ -66,8 +73,9 @@ class ReadReport:
     first_error: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def bad(self, topic: str, error: BaseException | str, where: str) -> None:
-        self.bad_records[topic] = self.bad_records.get(topic, 0) + 1
+    def bad(self, topic: str, error: BaseException | str, where: str, count: int = 1) -> None:
+        """Count ``count`` unreadable records of ``topic``; the first error of a topic is kept and warned once."""
+        self.bad_records[topic] = self.bad_records.get(topic, 0) + count
         if topic not in self.first_error:
             text = f"{where}: {error}"
             self.first_error[topic] = text
@@ -220,6 +228,16 @@ class LogReader(ABC):
                 out[topic] = msg.camera
         return out
 
+    def _by_stamp(self, stamps: np.ndarray, topic: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """Stable sort order of ``stamps`` and the positions (into the sorted order) of the first message of each
+        stamp; repeated stamps are reported as dropped."""
+        order = np.argsort(stamps, kind="stable")
+        s = stamps[order]
+        keep = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        if keep.size < s.size:
+            self.report.warn(f"{self.path}: {topic}: {s.size - keep.size} {what} with a repeated stamp dropped")
+        return order, keep
+
     def trajectory(self, topic: str) -> PoseTrajectory:
         """All poses of an Odometry/PoseStamped/TransformStamped topic as a PoseTrajectory (by header stamp)."""
         stamps, Ts, frames = [], [], None
@@ -231,13 +249,10 @@ class LogReader(ABC):
         if not stamps:
             raise TopicNotFound(f"{self.path}: topic {topic!r} has no pose messages")
         s = np.array(stamps, np.int64)
-        order = np.argsort(s, kind="stable")
-        s, T = s[order], np.array(Ts)[order]
-        keep = np.r_[True, s[1:] != s[:-1]]
-        if not keep.all():
-            self.report.warn(f"{self.path}: {topic}: {int((~keep).sum())} poses with a repeated stamp dropped")
+        order, keep = self._by_stamp(s, topic, "poses")
+        sel = order[keep]
         world, body = frames or ("world", "base_link")
-        return PoseTrajectory(s[keep], T[keep], world_frame=world or "world", body_frame=body or "base_link")
+        return PoseTrajectory(s[sel], np.array(Ts)[sel], world_frame=world or "world", body_frame=body or "base_link")
 
     def imu(self, topic: str) -> ImuSamples:
         """All samples of an IMU topic as one ImuSamples (sorted by stamp; repeated stamps reported and dropped)."""
@@ -245,16 +260,13 @@ class LogReader(ABC):
         if not parts:
             raise TopicNotFound(f"{self.path}: topic {topic!r} has no IMU messages")
         s = np.concatenate([p.stamp_ns for p in parts])
-        g = np.concatenate([p.gyro for p in parts])
-        a = np.concatenate([p.accel for p in parts])
-        order = np.argsort(s, kind="stable")
-        s, g, a = s[order], g[order], a[order]
-        keep = np.r_[True, s[1:] != s[:-1]]
-        if not keep.all():
-            self.report.warn(f"{self.path}: {topic}: {int((~keep).sum())} IMU samples with a repeated stamp dropped")
-        if len(order) > 1 and np.any(np.diff(np.concatenate([p.stamp_ns for p in parts])) < 0):
+        order, keep = self._by_stamp(s, topic, "IMU samples")
+        if s.size > 1 and np.any(np.diff(s) < 0):
             self.report.warn(f"{self.path}: {topic}: IMU stamps out of order in the log; sorted by stamp")
-        return ImuSamples(s[keep], g[keep], a[keep], parts[0].frame_id)
+        sel = order[keep]
+        gyro = np.concatenate([p.gyro for p in parts])[sel]
+        accel = np.concatenate([p.accel for p in parts])[sel]
+        return ImuSamples(s[sel], gyro, accel, parts[0].frame_id)
 
     @abstractmethod
     def stats(self, progress: Progress | None = None) -> dict[str, StreamStats]:

@@ -95,7 +95,7 @@ def camera_from_camera_info(msg: object) -> tuple[CameraModel, np.ndarray, np.nd
     Distortion models: ``plumb_bob`` (k1 k2 p1 p2 k3) and ``rational_polynomial`` (k1..k6) -> ``brown_conrady``,
     ``equidistant`` (k1..k4) -> ``kannala_brandt``; none or all-zero coefficients -> ``pinhole``.
     """
-    get = lambda a, b: np.asarray(getattr(msg, a, None) if hasattr(msg, a) else getattr(msg, b), np.float64)  # noqa: E731
+    get = lambda a, b: np.asarray(getattr(msg, a) if hasattr(msg, a) else getattr(msg, b), np.float64)  # noqa: E731
     K = get("k", "K").reshape(3, 3)
     D = get("d", "D").ravel()
     R = get("r", "R").reshape(3, 3)

@@ -17,7 +17,7 @@ import numpy as np
 
 from sensorfuse.errors import FormatError
 from sensorfuse.io.messages import LogMessage
-from sensorfuse.io.reader import LogReader, Progress, StreamStats, stream_stats
+from sensorfuse.io.reader import LogReader, Progress, StreamStats, mean_rate_hz, stream_stats
 from sensorfuse.io.ros_convert import RADAR_MSGS, TopicConverter, header_from_raw
 from sensorfuse.units import utc_ns_from_gps_ns
 
@@ -98,9 +98,16 @@ class RosLogReader(LogReader):
     def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
         """(topic, log_ns, raw bytes) in record order; corrupt parts reported and skipped."""
 
-    @abstractmethod
     def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
-        """(log_ns, raw) of message ``index`` (already range-checked) of ``topic``."""
+        """(log_ns, raw) of message ``index`` (already range-checked) of ``topic``: its record time from
+        ``times()``, then the k-th message at that time (formats with a finer index override this)."""
+        times = self.times(topic)
+        t = int(times[index])
+        k = index - int(np.searchsorted(times, t, side="left"))
+        for j, (_topic, log_ns, raw) in enumerate(self._raw([topic], t, t + 1)):
+            if j == k:
+                return log_ns, raw
+        raise FormatError(f"{self.path}: {topic} message {index} (record time {t}) is listed in the index but missing")
 
     # -- decoding --------------------------------------------------------------------------------------------------
     def _deserialize(self, raw: bytes, msgtype: str) -> object:
@@ -218,5 +225,4 @@ class RosLogReader(LogReader):
 
     def _rate_from_times(self) -> None:
         for info in self._streams.values():
-            if info.count > 1 and info.log_end_ns is not None and info.log_end_ns > info.log_start_ns:
-                info.rate_hz = (info.count - 1) * 1e9 / (info.log_end_ns - info.log_start_ns)
+            info.rate_hz = mean_rate_hz(info.count, info.log_start_ns, info.log_end_ns)

@@ -129,12 +129,18 @@ class RosbagReader(RosLogReader):
                     info = self._streams[c.topic]
                     info.count -= lost  # message numbers now count the readable messages
                     info.notes.append(f"{lost} message(s) in a corrupt chunk at byte {bad_pos} skipped")
-                if c in conns:
-                    for _ in range(lost):
-                        self.report.bad(c.topic, exc, f"{self.path}: chunk at byte {bad_pos}")
+                if c in conns and lost:
+                    self.report.bad(c.topic, exc, f"{self.path}: chunk at byte {bad_pos}", count=lost)
                 r.indexes[c.id] = kept
         self._time_cache.clear()
         return True
+
+    def _sqlite(self) -> object | None:
+        """The open sqlite connection of a single-file .db3 bag (rosbags' storage), else None."""
+        readers = getattr(self._reader, "readers", [])
+        directory = getattr(readers[0], "storage", None) if len(readers) == 1 else None
+        storages = getattr(directory, "storages", [])
+        return getattr(storages[0], "dbconn", None) if len(storages) == 1 else None
 
     def times(self, topic: str) -> np.ndarray:
         self.stream(topic)
@@ -142,18 +148,14 @@ class RosbagReader(RosLogReader):
             conns = self._conns[topic]
             readers = getattr(self._reader, "readers", [])
             idx = [r.indexes for r in readers if hasattr(r, "indexes")]
+            db = self._sqlite()
             if self.ros1 and idx:
                 t = [e.time for c in conns for ix in idx for e in ix.get(c.id, [])]
+            elif db is not None:  # the timestamps column only: no message data is read
+                marks = ",".join("?" for _ in conns)
+                query = f"SELECT timestamp FROM messages WHERE topic_id IN ({marks})"
+                t = [row[0] for row in db.cursor().execute(query, tuple(c.id for c in conns))]
             else:
                 t = [ts for _c, ts, _raw in self._reader.messages(connections=conns)]
             self._time_cache[topic] = np.sort(np.array(t, np.int64))
         return self._time_cache[topic]
-
-    def _raw_get(self, topic: str, index: int) -> tuple[int, bytes]:
-        times = self.times(topic)
-        t = int(times[index])
-        k = index - int(np.searchsorted(times, t, side="left"))
-        for j, (_c, ts, raw) in enumerate(self._reader.messages(connections=self._conns[topic], start=t, stop=t + 1)):
-            if j == k:
-                return int(ts), raw
-        raise FormatError(f"{self.path}: {topic} message {index} (record time {t}) is listed in the index but missing")
