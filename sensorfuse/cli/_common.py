@@ -34,3 +34,19 @@ def run(main: Callable[[], Any]) -> None:
 
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(1)
+
+
+def pairs(values: list[str], what: str, parse: Callable[[str], Any]) -> dict[str, Any]:
+    """``NAME=VALUE`` options (``--offset cam_front=3ms``) as a dict; a malformed one is a typer.BadParameter."""
+    import typer
+
+    out = {}
+    for v in values:
+        name, sep, val = v.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{what} {v!r}: expected NAME=VALUE (e.g. cam_front=3ms)")
+        try:
+            out[name] = parse(val)
+        except Exception as exc:
+            raise typer.BadParameter(f"{what} {v!r}: {exc}") from None
+    return out

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import pairs, print_json, run
 
 _EXAMPLES = (
     "Examples:\n\n"
@@ -22,19 +22,6 @@ _EXAMPLES = (
     "  fuse-sim out --config faults.yaml   (per-sensor faults and extrinsic steps, see docs/simulator.md)"
 )
 app = typer.Typer(add_completion=False)
-
-
-def _pairs(values: list[str], what: str, parse) -> dict[str, object]:
-    out = {}
-    for v in values:
-        name, sep, val = v.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{what} {v!r}: expected NAME=VALUE (e.g. cam_front=3ms)")
-        try:
-            out[name] = parse(val)
-        except Exception as exc:
-            raise typer.BadParameter(f"{what} {v!r}: {exc}") from None
-    return out
 
 
 def _duration_s(text: str) -> float:
@@ -82,9 +69,9 @@ def sim(
         for k, v in (data.get("stream_faults") or {}).items():
             stream_faults[k] = dict(v)
         steps = tuple(ExtrinsicStep(**s) for s in data.get("extrinsic_steps") or [])
-    for name, ns in _pairs(offset or [], "--offset", parse_duration_ns).items():
+    for name, ns in pairs(offset or [], "--offset", parse_duration_ns).items():
         stream_faults.setdefault(name, {})["offset_ns"] = ns
-    for name, ppm in _pairs(drift or [], "--drift", float).items():
+    for name, ppm in pairs(drift or [], "--drift", float).items():
         stream_faults.setdefault(name, {})["drift_ppm"] = ppm
     cfg = SimConfig(
         duration_s=_duration_s(duration),

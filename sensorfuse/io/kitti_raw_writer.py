@@ -147,11 +147,12 @@ class KittiRawWriter:
                 self.path / "oxts" / "dataformat.txt", "\n".join(f"{k}: see KITTI devkit" for k in OXTS_FIELDS) + "\n"
             )
         save_rig(self.rig, self.path / "rig.yaml")
-        self._write_calib()
+        self.write_calib()
         lines = [f"{t}: {n} messages not representable in KITTI raw" for t, n in sorted(self.skipped.items())]
         write_text_atomic(self.path / "SKIPPED.txt", "\n".join(lines) + "\n")
 
-    def _write_calib(self) -> None:
+    def write_calib(self) -> None:
+        """calib_cam_to_cam.txt, calib_velo_to_cam.txt, calib_imu_to_velo.txt for the Brown-Conrady cameras."""
         bc = [c for c in self.cameras if c.camera.model in ("brown_conrady", "pinhole")]
         if not bc:
             return

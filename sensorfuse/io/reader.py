@@ -25,7 +25,19 @@ from sensorfuse.health import StreamStats, stream_stats, time_bases
 from sensorfuse.io.messages import CameraInfo, LogMessage, Odometry, TFMessage
 from sensorfuse.types import ImuSamples, PoseTrajectory
 
-__all__ = ["LogReader", "ReadReport", "StreamInfo", "StreamStats", "stream_stats", "time_bases"]
+__all__ = [
+    "NO_STAMP",
+    "LogReader",
+    "ReadReport",
+    "StampScan",
+    "StreamInfo",
+    "StreamStats",
+    "stream_stats",
+    "time_bases",
+]
+
+#: header stamp of a message whose header could not be read (kept so arrays stay aligned with message indices)
+NO_STAMP = np.iinfo(np.int64).min
 
 
 Progress = Callable[[int], None]
@@ -92,6 +104,17 @@ class ReadReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class StampScan:
+    """One pass over a log's stamps (``LogReader.scan``): per topic, aligned with the message index, the header
+    stamps (None for types without a header, :data:`NO_STAMP` where a header was unreadable) and the record times
+    (None for datasets without a record clock), plus the fully decoded messages of the topics asked for."""
+
+    header: dict[str, np.ndarray | None]
+    log: dict[str, np.ndarray | None]
+    messages: dict[str, list[LogMessage]]
 
 
 class LogReader(ABC):
@@ -267,6 +290,24 @@ class LogReader(ABC):
         gyro = np.concatenate([p.gyro for p in parts])[sel]
         accel = np.concatenate([p.accel for p in parts])[sel]
         return ImuSamples(s[sel], gyro, accel, parts[0].frame_id)
+
+    def scan(
+        self,
+        topics: str | Iterable[str] | None = None,
+        decode: Iterable[str] = (),
+        progress: Progress | None = None,
+    ) -> StampScan:
+        """Header stamps and record times of ``topics`` (default: all) in one pass, decoding only the ``decode``
+        topics (small streams: poses, IMU, GNSS) — what synchronisation needs before it touches the big payloads.
+        This default serves datasets, whose stamp lists are their headers."""
+        wanted = list(self._streams) if topics is None else self._check_topics(topics)
+        dec = [t for t in decode if t in wanted]
+        msgs: dict[str, list[LogMessage]] = {t: [] for t in dec}
+        for k, m in enumerate(self.read(dec) if dec else ()):
+            msgs[m.topic].append(m)
+            if progress is not None and k % 256 == 0:
+                progress(k)
+        return StampScan({t: np.asarray(self.times(t), np.int64) for t in wanted}, dict.fromkeys(wanted), msgs)
 
     @abstractmethod
     def stats(self, progress: Progress | None = None) -> dict[str, StreamStats]:

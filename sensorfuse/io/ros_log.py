@@ -17,7 +17,7 @@ import numpy as np
 
 from sensorfuse.errors import FormatError
 from sensorfuse.io.messages import LogMessage
-from sensorfuse.io.reader import LogReader, Progress, StreamStats, mean_rate_hz, stream_stats
+from sensorfuse.io.reader import NO_STAMP, LogReader, Progress, StampScan, StreamStats, mean_rate_hz, stream_stats
 from sensorfuse.io.ros_convert import RADAR_MSGS, TopicConverter, header_from_raw
 from sensorfuse.units import utc_ns_from_gps_ns
 
@@ -193,30 +193,59 @@ class RosLogReader(LogReader):
         fd = getattr(self.typestore, "fielddefs", {}).get(msgtype)
         return bool(fd and fd[1] and fd[1][0][1][1] == "std_msgs/msg/Header")
 
-    def stats(self, progress: Progress | None = None) -> dict[str, StreamStats]:
-        topics = list(self._streams)
-        logs: dict[str, list[int]] = {t: [] for t in topics}
-        heads: dict[str, list[int]] = {t: [] for t in topics}
-        header_first = {t: self._streams[t].decodable and self._has_header(self._streams[t].msgtype) for t in topics}
-        for k, (topic, log_ns, raw) in enumerate(self._raw(topics, None, None)):
+    def scan(
+        self,
+        topics: str | Iterable[str] | None = None,
+        decode: Iterable[str] = (),
+        progress: Progress | None = None,
+    ) -> StampScan:
+        """One pass over the raw records: header stamps parsed from the raw bytes (no deserialisation), record
+        times, and full decoding of the ``decode`` topics only."""
+        wanted = list(self._streams) if topics is None else self._check_topics(topics)
+        dec = {t for t in decode if t in wanted and self._streams[t].decodable}
+        logs: dict[str, list[int]] = {t: [] for t in wanted}
+        heads: dict[str, list[int]] = {t: [] for t in wanted}
+        msgs: dict[str, list[LogMessage]] = {t: [] for t in dec}
+        header_first = {t: self._streams[t].decodable and self._has_header(self._streams[t].msgtype) for t in wanted}
+        for k, (topic, log_ns, raw) in enumerate(self._raw(wanted, None, None)):
+            i = len(logs[topic])
             logs[topic].append(log_ns)
             if header_first[topic]:
                 try:
                     heads[topic].append(header_from_raw(raw, self.ros1)[0])
                 except FormatError as exc:
-                    self.report.bad(topic, exc, f"{self.path}: {topic} (record time {log_ns})")
-                    logs[topic].pop()
+                    self.report.bad(topic, exc, f"{self.path}: {topic} message {i} (record time {log_ns})")
+                    heads[topic].append(NO_STAMP)
+            if topic in dec:
+                try:
+                    msgs[topic].append(LogMessage(topic, i, log_ns, self._decode(topic, log_ns, raw)))
+                except Exception as exc:
+                    self.report.bad(topic, exc, f"{self.path}: {topic} message {i} (record time {log_ns})")
             if progress is not None and k % 256 == 0:
                 progress(k)
+        header = {t: np.array(heads[t], np.int64) if header_first[t] else None for t in wanted}
+        return StampScan(header, {t: np.array(logs[t], np.int64) for t in wanted}, msgs)
+
+    def gps_time(self, topic: str) -> bool:
+        """True if the topic's NavSatFix headers are GPS time (decided on its first decoded message)."""
+        conv = self._conv.get(topic)
+        if conv is None and self.stream(topic).kind == "gnss" and self.stream(topic).count:
+            self.get(topic, 0)
+            conv = self._conv.get(topic)
+        return conv is not None and conv.gnss_time_base == "gps"
+
+    def stats(self, progress: Progress | None = None) -> dict[str, StreamStats]:
+        sc = self.scan(progress=progress)
         out = {}
-        for t in topics:
-            h = np.array(heads[t], np.int64) if header_first[t] and heads[t] else None
-            st = stream_stats(t, h, np.array(logs[t], np.int64))
-            conv = self._conv.get(t)
-            st.gps_time = conv is not None and conv.gnss_time_base == "gps"
-            if st.gps_time and h is not None and h.size and len(logs[t]) == h.size:
+        for t in sc.log:
+            h0, lg = sc.header[t], sc.log[t]
+            good = None if h0 is None else h0 != NO_STAMP
+            h = None if h0 is None or not h0.size else h0[good]
+            st = stream_stats(t, h, lg if good is None else lg[good])
+            st.gps_time = self._streams[t].kind == "gnss" and self.gps_time(t)
+            if st.gps_time and h is not None and h.size:
                 shift = utc_ns_from_gps_ns(int(h[0])) - int(h[0])  # leap seconds constant over a log
-                st.latency_median_ns = int(np.median(np.array(logs[t], np.int64) - (h + shift)))
+                st.latency_median_ns = int(np.median(lg[good] - (h + shift)))
             info = self._streams[t]
             if h is not None and h.size:
                 info.header_start_ns, info.header_end_ns = int(h.min()), int(h.max())

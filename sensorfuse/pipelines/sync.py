@@ -1,0 +1,416 @@
+"""``fuse-sync``: a whole drive log to a synchronised dataset.
+
+Two passes over the log, memory bounded by one message (plus the small pose table):
+
+1. stamps — header stamps from the raw bytes and record times of every selected stream, and the decoded poses of the
+   pose source (no image or cloud is deserialised);
+2. data — every message of every selected stream, deskewed (LiDAR) and written as it comes.
+
+Between them, :mod:`sensorfuse.fusion.sync` decides each stream's clock, the reference frames and every partner,
+from the stamps alone. Output: :class:`~sensorfuse.io.synced.SyncedWriter` (default) or a KITTI-raw folder.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensorfuse.errors import SensorfuseError, SyncError, TopicNotFound, ValidationError
+from sensorfuse.fusion.associate import associate
+from sensorfuse.fusion.deskew import deskew_points
+from sensorfuse.fusion.sync import ClockChoice, StreamTiming, SyncPlan, choose_clocks, plan_sync
+from sensorfuse.io import open as open_log
+from sensorfuse.io.messages import Odometry
+from sensorfuse.io.reader import NO_STAMP, LogReader
+from sensorfuse.io.rigfile import load_rig
+from sensorfuse.io.synced import FOLDER_KINDS, TABLE_KINDS, SyncedWriter
+from sensorfuse.rig import ClockModel, Extrinsic, Provenance, Rig, Sensor
+from sensorfuse.types import PointCloud, PoseTrajectory
+
+__all__ = ["DESKEW", "SyncOptions", "run_sync", "stream_name"]
+
+DESKEW = ("auto", "end", "camera", "none")
+SYNC_KINDS = FOLDER_KINDS + TABLE_KINDS
+#: progress callback: (stage, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SyncOptions:
+    """Options of ``fuse-sync`` (see ``fuse-sync --help`` and docs/sync.md)."""
+
+    reference: str | None = None
+    topics: list[str] | None = None
+    tolerance_ns: int | None = None
+    offsets: dict[str, int] = field(default_factory=dict)
+    rig: str | Path | None = None
+    deskew: str = "auto"
+    deskew_camera: str | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    window_relative: bool = False
+    format: str = "sensorfuse"
+    estimate: str = "unrelated"
+    overwrite: bool = False
+
+
+def stream_name(topic: str) -> str:
+    """A folder-safe stream name from a topic: ``/lidar/points`` -> ``lidar_points``."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", topic.strip("/")).strip("_")
+    return name or "stream"
+
+
+def _select(reader: LogReader, topics: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """Topics to synchronise and, for the report, every other topic with the reason it is left out."""
+    skipped: dict[str, str] = {}
+    chosen = []
+    for t, info in reader.streams.items():
+        if topics is not None and t not in topics:
+            skipped[t] = "not in --topics"
+        elif not info.decodable:
+            skipped[t] = f"type {info.msgtype} cannot be decoded"
+        elif info.count == 0:
+            skipped[t] = "no messages"
+        elif info.kind not in SYNC_KINDS:
+            skipped[t] = {
+                "tf": "transforms: written into rig.yaml",
+                "camera_info": "intrinsics: written into rig.yaml",
+            }.get(info.kind, f"kind {info.kind!r} is not synchronised")
+        else:
+            chosen.append(t)
+    if topics is not None:
+        for t in topics:
+            reader.stream(t)  # TopicNotFound naming the topics
+        empty = [t for t in topics if reader.stream(t).count == 0]
+        if empty:
+            raise SyncError(f"{reader.path}: topic(s) {', '.join(empty)} have no messages")
+    if not chosen:
+        raise SyncError(
+            f"{reader.path}: no LiDAR, camera, radar, IMU, GNSS or pose stream with messages to synchronise"
+        )
+    return chosen, skipped
+
+
+def _names(reader: LogReader, topics: list[str], rig: Rig | None) -> dict[str, str]:
+    """Stream names: the rig's sensor name for the topic, else the frame id when no other selected stream shares it,
+    else a name from the topic."""
+    frames = [reader.stream(t).frame_id for t in topics]
+    names: dict[str, str] = {}
+    for t, frame in zip(topics, frames, strict=True):
+        name = None
+        if rig is not None:
+            name = next((s.name for s in rig.sensors if s.topic == t), None)
+        if name is None and frame and frames.count(frame) == 1 and reader.stream(t).kind != "pose":
+            name = stream_name(frame)
+        name = name or stream_name(t)
+        base, k = name, 2
+        while name in names.values():
+            name, k = f"{base}_{k}", k + 1
+        names[t] = name
+    return names
+
+
+def _resolve_offsets(offsets: dict[str, int], names: dict[str, str]) -> dict[str, ClockModel]:
+    out = {}
+    for key, ns in offsets.items():
+        name = names.get(key, key)
+        if name not in names.values():
+            raise TopicNotFound(f"--offset {key}: no such stream or topic; streams: {', '.join(names.values())}")
+        out[name] = ClockModel(offset_ns=int(ns))
+    return out
+
+
+def _output_rig(
+    reader: LogReader, base: Rig | None, names: dict[str, str], clocks: dict[str, ClockChoice], notes: list[str]
+) -> Rig:
+    """The rig of the output: --rig's, plus /tf_static (or dataset calibration) edges, CameraInfo intrinsics and
+    the clocks as applied."""
+    cams = reader.cameras()
+    sensors = []
+    kinds = {"pose": "odometry"}
+    for t, name in names.items():
+        info = reader.stream(t)
+        old = next((s for s in base.sensors if s.name == name), None) if base else None
+        cam = cams.get(t) or _camera_info_beside(t, cams) or (old.camera if old else None)
+        kind = kinds.get(info.kind, info.kind)
+        if kind == "camera" and cam is None:
+            notes.append(f"{name}: no intrinsics (no CameraInfo, not in --rig); listed as kind 'other' in rig.yaml")
+            kind = "other"
+        sensors.append(
+            Sensor(
+                name,
+                kind,
+                frame_id=info.frame_id or (old.frame_id if old else name),
+                topic=t,
+                rate_hz=info.rate_hz,
+                camera=cam if kind == "camera" else None,
+                clock=clocks[name].clock,
+                noise=old.noise if old else {},
+                provenance=old.provenance if old else None,
+            )
+        )
+    extr = list(base.extrinsics) if base else []
+    have = {frozenset((e.target, e.source)) for e in extr}
+    tree = reader.tf_tree()
+    for (parent, child), T in sorted(tree.static_transforms().items()):
+        if frozenset((parent, child)) not in have:
+            extr.append(Extrinsic(parent, child, T, Provenance("log /tf_static", data=str(reader.path))))
+            have.add(frozenset((parent, child)))
+    return Rig(
+        name=base.name if base else Path(reader.path).stem,
+        sensors=tuple(sensors),
+        extrinsics=tuple(extr),
+        base_frame=base.base_frame if base else None,
+        provenance=Provenance("fuse-sync", data=str(reader.path)),
+    )
+
+
+def _camera_info_beside(topic: str, cams: dict[str, Any]) -> Any:
+    """The CameraInfo of an image topic: ``/cam/image_raw/compressed`` -> ``/cam/image_raw/camera_info`` or
+    ``/cam/camera_info`` (the nearest ``camera_info`` up the topic's namespace)."""
+    parts = topic.split("/")
+    for k in range(len(parts) - 1, 0, -1):
+        cand = "/".join(parts[:k]) + "/camera_info"
+        if cand in cams:
+            return cams[cand]
+    return None
+
+
+@dataclass
+class _Deskewer:
+    mode: str
+    poses: PoseTrajectory | None
+    T_base: dict[str, np.ndarray]
+    target_by_msg: dict[str, dict[int, int]]
+    source: str
+    counts: dict[str, int] = field(default_factory=lambda: {"deskewed": 0, "not_deskewed": 0})
+    reasons: dict[str, int] = field(default_factory=dict)
+    max_shift_m: float = 0.0
+
+    def apply(self, name: str, index: int, cloud: PointCloud, clock: ClockModel) -> dict[str, Any]:
+        """Deskew one cloud; returns the index.csv extras (and ``xyz_deskewed`` for the writer)."""
+        if self.mode == "none":
+            return {"deskew": "none"}
+        why = None
+        if self.poses is None:
+            why = "no pose source"
+        elif name not in self.T_base:
+            why = "no extrinsic to the pose body frame"
+        elif cloud.t_offset_ns is None:
+            why = "no per-point time"
+        if why is None and len(cloud):
+            shift = int(clock.to_reference(np.array([cloud.stamp_ns], np.int64))[0]) - cloud.stamp_ns
+            t = cloud.stamp_ns + shift + cloud.t_offset_ns
+            target = self.target_by_msg.get(name, {}).get(index)
+            target_kind = self.mode
+            if target is None:
+                target, target_kind = int(t.max()), "end"
+            try:
+                out = deskew_points(cloud.xyz, t, self.poses, self.T_base[name], target, what=f"{name} {index}")
+            except SensorfuseError as exc:
+                why = f"poses do not cover the sweep ({type(exc).__name__})"
+            else:
+                self.counts["deskewed"] += 1
+                self.max_shift_m = max(self.max_shift_m, out.max_shift_m)
+                return {
+                    "deskew": target_kind,
+                    "deskew_target_ns": target,
+                    "deskew_max_shift_m": round(out.max_shift_m, 4),
+                    "xyz_deskewed": out.xyz,
+                }
+        why = why or "empty cloud"
+        self.counts["not_deskewed"] += 1
+        self.reasons[why] = self.reasons.get(why, 0) + 1
+        return {"deskew": f"none ({why})"}
+
+
+def _deskewer(
+    opts: SyncOptions,
+    reader: LogReader,
+    plan: SyncPlan,
+    poses_msgs: dict[str, list],
+    names: dict[str, str],
+    clocks: dict[str, ClockChoice],
+    notes: list[str],
+) -> _Deskewer:
+    lidars = [n for n, s in plan.streams.items() if s.kind == "lidar"]
+    mode = opts.deskew
+    pose_topic = next(iter(poses_msgs), None)
+    if mode == "none" or not lidars:
+        return _Deskewer("none", None, {}, {}, "")
+    poses = None
+    source = ""
+    if pose_topic is not None:
+        msgs = [m.data for m in poses_msgs[pose_topic] if isinstance(m.data, Odometry)]
+        if len(msgs) >= 2:
+            pname = names[pose_topic]
+            s = clocks[pname].clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64))
+            order = np.argsort(s, kind="stable")
+            s = s[order]
+            keep = np.r_[True, s[1:] != s[:-1]]
+            T = np.array([msgs[i].T for i in order])[keep]
+            poses = PoseTrajectory(s[keep], T, world_frame=msgs[0].frame_id, body_frame=msgs[0].child_frame_id)
+            source = f"{pose_topic} ({msgs[0].frame_id} <- {msgs[0].child_frame_id}, {len(poses)} poses)"
+    if poses is None:
+        if mode != "auto":
+            raise SyncError(
+                f"--deskew {mode}: the log has no pose stream (Odometry/PoseStamped) to deskew with; use --deskew none"
+            )
+        notes.append("deskew: no pose stream in the log, clouds written as recorded")
+        return _Deskewer("none", None, {}, {}, "")
+    tree = reader.tf_tree()
+    T_base = {}
+    for n in lidars:
+        frame = reader.stream(plan.streams[n].topic).frame_id
+        try:
+            T_base[n] = tree.lookup(poses.body_frame, frame)
+        except SensorfuseError as exc:
+            notes.append(f"deskew: {n}: no static transform {poses.body_frame} <- {frame} ({exc}); not deskewed")
+    if mode == "auto":
+        mode = "end"
+    targets: dict[str, dict[int, int]] = {}
+    if mode == "camera":
+        cams = [n for n, s in plan.streams.items() if s.kind == "camera"]
+        cam = opts.deskew_camera or (cams[0] if cams else None)
+        if cam is None or cam not in plan.streams:
+            raise SyncError(f"--deskew camera: no camera stream {cam or ''} (cameras: {', '.join(cams) or 'none'})")
+        cs = plan.streams[cam]
+        for n in lidars:
+            ls = plan.streams[n]
+            t_ref = clocks[n].clock.to_reference(np.where(ls.ok, ls.stamps_ns, 0))
+            a = associate(t_ref, np.where(cs.ok, cs.stamps_ns, np.iinfo(np.int64).max // 2), clock=clocks[cam].clock)
+            t_cam = clocks[cam].clock.to_reference(cs.stamps_ns[np.maximum(a.index, 0)])
+            targets[n] = {int(i): int(t_cam[i]) for i in np.flatnonzero(~a.missing & ls.ok)}
+        source += f"; target: {cam} stamp (mid-exposure), sweep end where no {cam} frame is within tolerance"
+    return _Deskewer(mode, poses, T_base, targets, source)
+
+
+def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Progress | None = None) -> dict[str, Any]:
+    """Synchronise ``log`` into ``out`` (see the module docstring); returns the summary (also in the report).
+
+    Raises:
+        SensorfuseError subclasses: unreadable log, unknown topic or reference, no stream, unwritable output.
+    """
+    if opts.deskew not in DESKEW:
+        raise ValidationError(f"--deskew {opts.deskew!r}; expected one of {', '.join(DESKEW)}")
+    if opts.format not in ("sensorfuse", "kitti"):
+        raise ValidationError(f"--format {opts.format!r}; expected sensorfuse or kitti")
+    t0 = time.perf_counter()
+    base_rig = load_rig(opts.rig) if opts.rig else None
+    with open_log(log) as reader:
+        topics, skipped = _select(reader, opts.topics)
+        names = _names(reader, topics, base_rig)
+        given = _resolve_offsets(opts.offsets, names)
+        rig_clocks = {}
+        if base_rig is not None:
+            rig_clocks = {names[s.topic]: s.clock for s in base_rig.sensors if s.topic in names}
+        total = sum(reader.stream(t).count for t in topics)
+        pose_topics = [t for t in topics if reader.stream(t).kind == "pose"][:1]
+
+        def tick(stage: str) -> Callable[[int], None] | None:
+            return None if progress is None else (lambda k: progress(stage, k, total))
+
+        scan = reader.scan(topics, decode=pose_topics, progress=tick("stamps"))
+        timings = []
+        for t in topics:
+            info = reader.stream(t)
+            h, g = scan.header[t], scan.log[t]
+            valid = None if h is None else h != NO_STAMP
+            gps = info.kind == "gnss" and bool(getattr(reader, "gps_time", lambda _t: False)(t))
+            timings.append(StreamTiming(names[t], t, info.kind, h, g, valid, gps))
+        clocks = choose_clocks(timings, given=given, rig=rig_clocks, estimate=opts.estimate)
+        reference = opts.reference
+        if reference is not None and reference in names:
+            reference = names[reference]
+        plan = plan_sync(
+            timings,
+            reference=reference,
+            clocks=clocks,
+            tolerance_ns=opts.tolerance_ns,
+            start_ns=opts.start_ns,
+            end_ns=opts.end_ns,
+            window_relative=opts.window_relative,
+        )
+        notes = list(plan.notes)
+        out_rig = _output_rig(reader, base_rig, names, clocks, notes)
+        desk = _deskewer(opts, reader, plan, scan.messages, names, clocks, notes)
+        by_name = {s.name: s for s in timings}
+        # the record-time window of the frames (+1 s) when --start/--end cut the log
+        lo = hi = None
+        if opts.start_ns is not None or opts.end_ns is not None:
+            lo, hi = int(plan.ref_time_ns.min()) - 10**9, int(plan.ref_time_ns.max()) + 10**9
+        if opts.format == "kitti":
+            from sensorfuse.pipelines.sync_kitti import KittiSyncWriter
+
+            writer: Any = KittiSyncWriter(out, plan, out_rig, overwrite=opts.overwrite)
+        else:
+            writer = SyncedWriter(out, overwrite=opts.overwrite)
+        try:
+            counts = _stream(reader, writer, plan, names, by_name, clocks, desk, lo, hi, tick("data"))
+            report = plan.report()
+            report.update(
+                {
+                    "log": str(Path(log)),
+                    "log_format": reader.format,
+                    "output": str(Path(out)),
+                    "output_format": opts.format,
+                    "written": counts,
+                    "skipped_topics": skipped | getattr(writer, "skipped_report", {}),
+                    "reader_report": reader.report.to_dict(),
+                    "deskew": {
+                        "mode": desk.mode,
+                        "pose_source": desk.source,
+                        **desk.counts,
+                        "reasons": desk.reasons,
+                        "max_shift_m": round(desk.max_shift_m, 4),
+                    },
+                    "notes": notes,
+                    "wall_time_s": round(time.perf_counter() - t0, 3),
+                }
+            )
+            writer.finish(out_rig, plan.frame_columns(), report)
+        except BaseException:
+            writer.abort()
+            raise
+    return report
+
+
+def _stream(
+    reader: LogReader,
+    writer: Any,
+    plan: SyncPlan,
+    names: dict[str, str],
+    by_name: dict[str, StreamTiming],
+    clocks: dict[str, ClockChoice],
+    desk: _Deskewer,
+    lo: int | None,
+    hi: int | None,
+    step: Callable[[int], None] | None,
+) -> dict[str, int]:
+    """Pass 2: every message of the selected topics, deskewed where asked, handed to the writer."""
+    counts: dict[str, int] = {}
+    for name in names.values():
+        writer.add_stream(name, by_name[name].kind)
+    offs = {n: c.clock for n, c in clocks.items()}
+    for k, m in enumerate(reader.read(list(names), lo, hi)):
+        name = names[m.topic]
+        st = by_name[name]
+        if m.index >= st.count or not st.ok[m.index]:
+            continue
+        header = int(st.stamps_ns[m.index])
+        stamp = int(offs[name].to_reference(np.array([header], np.int64))[0])
+        log_ns = int(st.log_ns[m.index]) if st.log_ns is not None else None
+        extra: dict[str, Any] = {}
+        if isinstance(m.data, PointCloud) and st.kind == "lidar":
+            extra = desk.apply(name, m.index, m.data, offs[name])
+        writer.write(name, m.index, m.data, (header, stamp, log_ns), **extra)
+        counts[name] = counts.get(name, 0) + 1
+        if step is not None and k % 64 == 0:
+            step(k)
+    return counts
