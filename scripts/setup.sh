@@ -45,10 +45,10 @@ echo ">> installing sensorfuse$extras into $VENV"
 
 # -- the job ---------------------------------------------------------------------------------------------------
 if [ "$mode" = run ]; then
-    # Main job on the bundled samples. (fuse-sync replaces this once it exists, issue #6.)
+    # Main job: synchronise the bundled simulator log (MCAP) into a dataset under out/ (replaced when complete).
     "$VENV/bin/fuse-info" sample_data/sim_small/log
-    "$VENV/bin/fuse-info" sample_data/kitti_object
-    "$VENV/bin/fuse-info" sample_data/calibration/kitti_raw_2011_09_26
+    "$VENV/bin/fuse-sync" sample_data/sim_small/log -o out/sim_small_synced --overwrite
+    echo ">> synchronised dataset: out/sim_small_synced (frames.csv, sync_report.json, rig.yaml, one folder per sensor)"
 else
     echo ">> ruff"
     "$VENV/bin/ruff" check .
