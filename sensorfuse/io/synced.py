@@ -79,8 +79,10 @@ class SyncedWriter:
         if self.out.exists() and not overwrite:
             raise FormatError(f"{self.out} exists; choose another output or pass --overwrite")
         parent = self.out.parent
-        if not parent.is_dir():
-            raise FormatError(f"{parent}: the output's parent folder does not exist")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FormatError(f"{parent}: cannot create the output's parent folder ({exc})") from None
         if not os.access(parent, os.W_OK):
             raise FormatError(f"{parent}: not writable; choose another output folder")
         self.tmp = parent / f"{self.out.name}.partial"
