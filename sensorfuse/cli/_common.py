@@ -7,20 +7,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+from sensorfuse.io._files import json_default
 
 
 def print_json(data: Any) -> None:
     """Print one JSON object on stdout (numpy values converted)."""
-    sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
+    sys.stdout.write(json.dumps(data, default=json_default, indent=2) + "\n")
 
 
 def run(main: Callable[[], Any]) -> None:

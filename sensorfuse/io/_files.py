@@ -31,3 +31,51 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def json_default(o: object) -> object:
+    """``json.dumps(default=...)`` for numpy values (arrays as lists, scalars as Python numbers)."""
+    import numpy as np
+
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class PartialDir:
+    """An output folder built under ``OUT.partial`` and renamed to ``OUT`` only when complete, so an ``OUT`` that
+    exists is whole; ``discard`` removes the partial folder after a failure."""
+
+    def __init__(self, out: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        import shutil
+
+        self.out = Path(out)
+        if self.out.exists() and not overwrite:
+            raise FormatError(f"{self.out} exists; choose another output or pass --overwrite")
+        parent = self.out.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FormatError(f"{parent}: cannot create the output's parent folder ({exc})") from None
+        if not os.access(parent, os.W_OK):
+            raise FormatError(f"{parent}: not writable; choose another output folder")
+        self.tmp = parent / f"{self.out.name}.partial"
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir()
+
+    def commit(self) -> Path:
+        """Move the finished folder into place (replacing an old ``OUT`` only now)."""
+        import shutil
+
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        os.replace(self.tmp, self.out)
+        return self.out
+
+    def discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)

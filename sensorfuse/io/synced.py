@@ -13,7 +13,7 @@ docs/sync.md::
       <dir>/index.csv       per message: index, header_stamp_ns, stamp_ns (reference clock), log_ns, file, extras
       <imu>.csv, <gnss>.csv, <pose>.csv   full-rate tables with the same time columns
 
-Files go into ``OUT.partial/`` and the folder is renamed to ``OUT`` only when everything is written, so an ``OUT``
+Files go into ``OUT.partial/`` (:class:`~sensorfuse.io._files.PartialDir`) and the folder is renamed to ``OUT`` only when everything is written, so an ``OUT``
 that exists is complete; a failed run leaves no ``OUT`` (the partial folder is removed, or kept with
 ``keep_partial`` for inspection, never under the final name).
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
+from sensorfuse.io._files import PartialDir, json_default
 from sensorfuse.io.messages import Odometry
 from sensorfuse.io.opencalib import write_pcd_columns
 from sensorfuse.io.pointcloud2 import cloud_columns
@@ -75,20 +75,8 @@ class SyncedWriter:
     """Streams messages into the layout above; ``finish`` writes the tables and renames the folder into place."""
 
     def __init__(self, out: str | os.PathLike[str], *, overwrite: bool = False, workers: int = 2) -> None:
-        self.out = Path(out)
-        if self.out.exists() and not overwrite:
-            raise FormatError(f"{self.out} exists; choose another output or pass --overwrite")
-        parent = self.out.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise FormatError(f"{parent}: cannot create the output's parent folder ({exc})") from None
-        if not os.access(parent, os.W_OK):
-            raise FormatError(f"{parent}: not writable; choose another output folder")
-        self.tmp = parent / f"{self.out.name}.partial"
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir()
+        self._dir = PartialDir(out, overwrite=overwrite)
+        self.out, self.tmp = self._dir.out, self._dir.tmp
         self._pool = ThreadPoolExecutor(max_workers=workers)
         self._pending: list[Future] = []
         self._index: dict[str, list[dict[str, Any]]] = {}
@@ -205,11 +193,8 @@ class SyncedWriter:
         if rig is not None:
             save_rig(rig, self.tmp / "rig.yaml")
         write_csv(self.tmp / "frames.csv", frames)
-        (self.tmp / "sync_report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.tmp, self.out)
-        return self.out
+        (self.tmp / "sync_report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
+        return self._dir.commit()
 
     def abort(self, *, keep_partial: bool = False) -> None:
         """Stop after an error: close files; remove the partial folder unless asked to keep it."""
@@ -217,7 +202,7 @@ class SyncedWriter:
         for f in self._files.values():
             f.close()
         if not keep_partial:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._dir.discard()
 
 
 def _cloud_columns(cloud: PointCloud, xyz_deskewed: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -251,13 +236,3 @@ def _write_png(path: Path, img: Image) -> None:
         a = a[..., ::-1] if img.encoding == "rgb8" else a[..., [2, 1, 0, 3]]  # PNG stores colour the normal way
     if not cv2.imwrite(str(path), np.ascontiguousarray(a), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise FormatError(f"{path}: PNG could not be written")
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")

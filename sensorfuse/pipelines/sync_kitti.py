@@ -11,7 +11,6 @@ written deskewed when deskewing was asked for (x y z intensity only); images as 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,10 @@ import numpy as np
 
 from sensorfuse.errors import FormatError, SyncError
 from sensorfuse.fusion.sync import SyncPlan
+from sensorfuse.io._files import PartialDir, json_default
 from sensorfuse.io.kitti import write_velodyne_bin
 from sensorfuse.io.kitti_raw_writer import KittiRawWriter, kitti_timestamp
-from sensorfuse.io.synced import _json_default, write_csv
+from sensorfuse.io.synced import write_csv
 from sensorfuse.rig import Rig
 from sensorfuse.types import CompressedImage, Image, PointCloud
 
@@ -32,19 +32,11 @@ class KittiSyncWriter:
     """Same interface as :class:`~sensorfuse.io.synced.SyncedWriter`: add_stream, write, finish, abort."""
 
     def __init__(self, out: str | os.PathLike[str], plan: SyncPlan, rig: Rig, *, overwrite: bool = False) -> None:
-        self.out = Path(out)
         ref = plan.streams[plan.reference]
         if ref.kind != "lidar":
             raise SyncError(
                 f"--format kitti needs a LiDAR reference (velodyne_points); {plan.reference} is a {ref.kind}"
             )
-        if self.out.exists() and not overwrite:
-            raise FormatError(f"{self.out} exists; choose another output or pass --overwrite")
-        if not os.access(self.out.parent, os.W_OK):
-            raise FormatError(f"{self.out.parent}: not writable; choose another output folder")
-        self.tmp = self.out.parent / f"{self.out.name}.partial"
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
         self.plan, self.rig = plan, rig
         cams = [n for n, s in plan.streams.items() if s.kind == "camera"]
         keep = ~np.zeros(plan.ref_index.size, bool)
@@ -64,7 +56,8 @@ class KittiSyncWriter:
         self.sweep: dict[str, dict[int, str]] = {"start": {}, "end": {}}
         self.skipped_report: dict[str, str] = {}
         self.dropped_frames = int(plan.ref_index.size - self.frames.size)
-        self.tmp.mkdir()
+        self._dir = PartialDir(out, overwrite=overwrite)
+        self.out, self.tmp = self._dir.out, self._dir.tmp
         self._writer = KittiRawWriter(self.tmp, rig, lidar=plan.reference, start_ns=int(plan.ref_time_ns[0]))
 
     def add_stream(self, name: str, kind: str) -> str:
@@ -130,12 +123,9 @@ class KittiSyncWriter:
         }
         lines = [f"{t}: {why}" for t, why in sorted(self.skipped_report.items())]
         (self.tmp / "SKIPPED.txt").write_text("\n".join(lines) + "\n")
-        (self.tmp / "sync_report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.tmp, self.out)
-        return self.out
+        (self.tmp / "sync_report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
+        return self._dir.commit()
 
     def abort(self, *, keep_partial: bool = False) -> None:
         if not keep_partial:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._dir.discard()
