@@ -25,7 +25,7 @@ import numpy as np
 
 from sensorfuse.errors import SyncError, TopicNotFound, ValidationError
 from sensorfuse.fusion.associate import MISSING_REASONS, Association, associate
-from sensorfuse.fusion.clock import UNRELATED_CLOCK_NS, ClockEstimate, estimate_clock, gps_clock
+from sensorfuse.fusion.clock import ClockEstimate, clock_relation, estimate_clock, gps_clock
 from sensorfuse.health import StreamStats, stream_stats, time_bases
 from sensorfuse.rig import ClockModel
 
@@ -113,23 +113,24 @@ def choose_clocks(
     for s in streams:
         est = None
         h, g = s.header_ns, s.log_ns
+        gps = gps_clock(h[s.ok]) if s.gps_time and h is not None else None
+        unrelated = h is not None and g is not None and clock_relation(h[s.ok], g[s.ok]) == "unrelated"
         if h is not None and g is not None and s.ok.sum() >= 2:
             hh, gg = h[s.ok], g[s.ok]
-            if s.gps_time:
-                hh = gps_clock(hh).to_reference(hh)
+            if gps is not None:
+                hh = gps.to_reference(hh)
             est = estimate_clock(hh, gg, latency_ns=s.latency_ns, what=s.name)
         if s.name in given:
             out[s.name] = ClockChoice(given[s.name], "given", est)
         elif s.name in rig and not rig[s.name].is_identity:
             out[s.name] = ClockChoice(rig[s.name], "rig", est)
-        elif s.gps_time:
-            clk = gps_clock(s.header_ns)
-            out[s.name] = ClockChoice(clk, "gps", est, "GPS time -> UTC by the leap-second table")
-        elif est is not None and (estimate == "all" or (estimate == "unrelated" and _unrelated(s))):
+        elif gps is not None:
+            out[s.name] = ClockChoice(gps, "gps", est, "GPS time -> UTC by the leap-second table")
+        elif est is not None and (estimate == "all" or (estimate == "unrelated" and unrelated)):
             note = (
                 "header clock unrelated to the record clock: offset estimated from record time "
                 f"(transport delay median {est.delay_median_ns / 1e6:.2f} ms above the envelope)"
-                if _unrelated(s)
+                if unrelated
                 else "offset and drift estimated from record time"
             )
             if est.latency_ns == 0:
@@ -142,12 +143,6 @@ def choose_clocks(
     return out
 
 
-def _unrelated(s: StreamTiming) -> bool:
-    if s.header_ns is None or s.log_ns is None or not s.ok.any():
-        return False
-    return abs(int(np.median(s.log_ns[s.ok] - s.header_ns[s.ok]))) > UNRELATED_CLOCK_NS
-
-
 @dataclass(eq=False)
 class SyncPlan:
     """The synchronised frames of a log (see the module docstring).
@@ -156,6 +151,8 @@ class SyncPlan:
         reference: name of the reference stream.
         ref_index: (M,) message index of each frame's reference message.
         ref_stamp_ns: (M,) its original stamp; ``ref_time_ns`` the same on the reference clock.
+        reference_ns: stream name -> (N,) every message's stamp on the reference clock (its clock applied;
+            meaningless where the stream's ``ok`` is False).
         associations: stream name -> :class:`~sensorfuse.fusion.associate.Association` over the frames.
         clocks: stream name -> :class:`ClockChoice`.
         health: stream name -> :class:`~sensorfuse.health.StreamStats`.
@@ -167,6 +164,7 @@ class SyncPlan:
     ref_index: np.ndarray
     ref_stamp_ns: np.ndarray
     ref_time_ns: np.ndarray
+    reference_ns: dict[str, np.ndarray]
     associations: dict[str, Association]
     clocks: dict[str, ClockChoice]
     health: dict[str, StreamStats]
@@ -294,7 +292,8 @@ def plan_sync(
     if not ok.any():
         raise SyncError(f"reference stream {ref.name} ({ref.topic}) has no usable stamps")
     idx = np.flatnonzero(ok)
-    t_ref = clocks[ref.name].clock.to_reference(ref.stamps_ns[idx])
+    mapped = {st.name: clocks[st.name].clock.to_reference(np.where(st.ok, st.stamps_ns, 0)) for st in streams}
+    t_ref = mapped[ref.name][idx]
     order = np.argsort(t_ref, kind="stable")
     idx, t_ref = idx[order], t_ref[order]
     first = np.r_[True, t_ref[1:] != t_ref[:-1]]
@@ -334,17 +333,18 @@ def plan_sync(
         if s.name == ref.name:
             continue
         mode = modes.get(s.name, "interpolate" if s.kind in INTERPOLATED_KINDS else "nearest")
-        stamps = np.where(s.ok, s.stamps_ns, np.iinfo(np.int64).max // 2)  # unreadable: never near anything
+        stamps = np.where(s.ok, mapped[s.name], np.iinfo(np.int64).max // 2)  # unreadable: never near anything
         tol = tolerance_ns if mode != "interpolate" else None
         if s.count < 2 and tol is None:
             tol = 0 if s.count == 0 else int(rh.period_median_ns or 0) // 2
-        assoc[s.name] = associate(t_ref, stamps, mode=mode, tolerance_ns=tol, clock=clocks[s.name].clock, what=s.name)
+        assoc[s.name] = associate(t_ref, stamps, mode=mode, tolerance_ns=tol, what=s.name)
     return SyncPlan(
         reference=ref.name,
         streams=by_name,
         ref_index=idx,
         ref_stamp_ns=ref.stamps_ns[idx],
         ref_time_ns=t_ref,
+        reference_ns=mapped,
         associations=assoc,
         clocks=clocks,
         health=health,

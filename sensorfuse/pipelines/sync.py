@@ -193,8 +193,9 @@ class _Deskewer:
     reasons: dict[str, int] = field(default_factory=dict)
     max_shift_m: float = 0.0
 
-    def apply(self, name: str, index: int, cloud: PointCloud, clock: ClockModel) -> dict[str, Any]:
-        """Deskew one cloud; returns the index.csv extras (and ``xyz_deskewed`` for the writer)."""
+    def apply(self, name: str, index: int, cloud: PointCloud, shift_ns: int) -> dict[str, Any]:
+        """Deskew one cloud whose stamp maps to the reference clock by ``+ shift_ns``; returns the index.csv
+        extras (and ``xyz_deskewed`` for the writer)."""
         if self.mode == "none":
             return {"deskew": "none"}
         why = None
@@ -205,8 +206,7 @@ class _Deskewer:
         elif cloud.t_offset_ns is None:
             why = "no per-point time"
         if why is None and len(cloud):
-            shift = int(clock.to_reference(np.array([cloud.stamp_ns], np.int64))[0]) - cloud.stamp_ns
-            t = cloud.stamp_ns + shift + cloud.t_offset_ns
+            t = cloud.stamp_ns + shift_ns + cloud.t_offset_ns
             target = self.target_by_msg.get(name, {}).get(index)
             target_kind = self.mode
             if target is None:
@@ -280,13 +280,12 @@ def _deskewer(
         cam = opts.deskew_camera or (cams[0] if cams else None)
         if cam is None or cam not in plan.streams:
             raise SyncError(f"--deskew camera: no camera stream {cam or ''} (cameras: {', '.join(cams) or 'none'})")
-        cs = plan.streams[cam]
+        cs, t_cam = plan.streams[cam], plan.reference_ns[cam]
         for n in lidars:
             ls = plan.streams[n]
-            t_ref = clocks[n].clock.to_reference(np.where(ls.ok, ls.stamps_ns, 0))
-            a = associate(t_ref, np.where(cs.ok, cs.stamps_ns, np.iinfo(np.int64).max // 2), clock=clocks[cam].clock)
-            t_cam = clocks[cam].clock.to_reference(cs.stamps_ns[np.maximum(a.index, 0)])
-            targets[n] = {int(i): int(t_cam[i]) for i in np.flatnonzero(~a.missing & ls.ok)}
+            a = associate(plan.reference_ns[n], np.where(cs.ok, t_cam, np.iinfo(np.int64).max // 2))
+            t_target = t_cam[np.maximum(a.index, 0)]
+            targets[n] = {int(i): int(t_target[i]) for i in np.flatnonzero(~a.missing & ls.ok)}
         source += f"; target: {cam} stamp (mid-exposure), sweep end where no {cam} frame is within tolerance"
     return _Deskewer(mode, poses, T_base, targets, source)
 
@@ -340,7 +339,6 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
         notes = list(plan.notes)
         out_rig = _output_rig(reader, base_rig, names, clocks, notes)
         desk = _deskewer(opts, reader, plan, scan.messages, names, clocks, notes)
-        by_name = {s.name: s for s in timings}
         # the record-time window of the frames (+1 s) when --start/--end cut the log
         lo = hi = None
         if opts.start_ns is not None or opts.end_ns is not None:
@@ -352,7 +350,7 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
         else:
             writer = SyncedWriter(out, overwrite=opts.overwrite)
         try:
-            counts = _stream(reader, writer, plan, names, by_name, clocks, desk, lo, hi, tick("data"))
+            counts = _stream(reader, writer, plan, names, desk, lo, hi, tick("data"))
             report = plan.report()
             report.update(
                 {
@@ -386,8 +384,6 @@ def _stream(
     writer: Any,
     plan: SyncPlan,
     names: dict[str, str],
-    by_name: dict[str, StreamTiming],
-    clocks: dict[str, ClockChoice],
     desk: _Deskewer,
     lo: int | None,
     hi: int | None,
@@ -396,19 +392,18 @@ def _stream(
     """Pass 2: every message of the selected topics, deskewed where asked, handed to the writer."""
     counts: dict[str, int] = {}
     for name in names.values():
-        writer.add_stream(name, by_name[name].kind)
-    offs = {n: c.clock for n, c in clocks.items()}
+        writer.add_stream(name, plan.streams[name].kind)
     for k, m in enumerate(reader.read(list(names), lo, hi)):
         name = names[m.topic]
-        st = by_name[name]
+        st = plan.streams[name]
         if m.index >= st.count or not st.ok[m.index]:
             continue
         header = int(st.stamps_ns[m.index])
-        stamp = int(offs[name].to_reference(np.array([header], np.int64))[0])
+        stamp = int(plan.reference_ns[name][m.index])
         log_ns = int(st.log_ns[m.index]) if st.log_ns is not None else None
         extra: dict[str, Any] = {}
         if isinstance(m.data, PointCloud) and st.kind == "lidar":
-            extra = desk.apply(name, m.index, m.data, offs[name])
+            extra = desk.apply(name, m.index, m.data, stamp - header)
         writer.write(name, m.index, m.data, (header, stamp, log_ns), **extra)
         counts[name] = counts.get(name, 0) + 1
         if step is not None and k % 64 == 0:
