@@ -218,3 +218,54 @@ def test_clock_model_round_trip_used_by_association():
     clk = ClockModel(offset_ns=3 * MS, drift_ppm=20.0, epoch_ns=START)
     h = START + np.arange(0, 10**10, 10**8, dtype=np.int64)
     assert np.abs(clk.from_reference(clk.to_reference(h)) - h).max() <= 1
+
+
+def test_deskew_kernel_equals_per_point_slerp():
+    """The numba kernel (linear method) against the plain definition: every point through its own pose from
+    poses_at, in any point order, with held ends inside max_extrapolation_ns, and a gap inside the sweep raises as
+    it would per point."""
+    rng = np.random.default_rng(3)
+    k = 60
+    s = START + np.arange(k, dtype=np.int64) * 10 * MS + rng.integers(0, MS, k)
+    T = np.tile(np.eye(4), (k, 1, 1))
+    T[:, :3, :3] = Rotation.from_rotvec(np.cumsum(rng.normal(0, 0.08, (k, 3)), axis=0)).as_matrix()
+    T[:, :3, 3] = np.cumsum(rng.normal(0, 0.2, (k, 3)), axis=0)
+    traj = PoseTrajectory(s, T)
+    T_bs = np.eye(4)
+    T_bs[:3, :3] = Rotation.from_euler("xyz", [0.1, -0.2, 1.3]).as_matrix()
+    T_bs[:3, 3] = [1.2, -0.3, 1.7]
+    n = 4096
+    t = np.sort(rng.integers(s[5], s[20], n))
+    t[100:200] = t[100]  # a run of equal times (one firing)
+    xyz = rng.normal(0, 20, (n, 3)).astype(np.float32)
+
+    def reference(t_pts, target, margin=0):
+        Tw = poses_at(traj, np.r_[t_pts, target], max_extrapolation_ns=margin).value @ T_bs
+        M = np.linalg.inv(Tw[-1]) @ Tw[:-1]
+        return np.einsum("nij,nj->ni", M[:, :3, :3], xyz.astype(np.float64)) + M[:, :3, 3]
+
+    for target in (int(t.max()), int(s[12]) + 3 * MS, int(s[30])):  # end, mid-sweep, outside the sweep
+        out = deskew_points(xyz, t, traj, T_bs, target)
+        np.testing.assert_allclose(out.xyz, reference(t, target), atol=1e-9)
+        assert out.max_shift_m == pytest.approx(np.linalg.norm(out.xyz - xyz, axis=1).max())
+    out_end = deskew_points(xyz, t, traj, T_bs, int(t.max()))
+    perm = rng.permutation(n)
+    shuffled = deskew_points(xyz[perm], t[perm], traj, T_bs, int(t.max()))
+    np.testing.assert_allclose(shuffled.xyz, out_end.xyz[perm])
+    # held ends: points up to 5 ms after the last pose with a 5 ms margin
+    t_end = np.linspace(s[-3], s[-1] + 4 * MS, n).astype(np.int64)
+    xyz_ref = deskew_points(xyz, t_end, traj, T_bs, int(s[-2]), max_extrapolation_ns=5 * MS).xyz
+    Tw = poses_at(traj, np.r_[t_end, s[-2]], max_extrapolation_ns=5 * MS).value @ T_bs
+    M = np.linalg.inv(Tw[-1]) @ Tw[:-1]
+    np.testing.assert_allclose(xyz_ref, np.einsum("nij,nj->ni", M[:, :3, :3], xyz) + M[:, :3, 3], atol=1e-9)
+    with pytest.raises(ExtrapolationError, match="out of range"):
+        deskew_points(xyz, t_end, traj, T_bs, int(s[-2]))
+    gappy = PoseTrajectory(np.delete(s, [10, 11, 12, 13]), np.delete(T, [10, 11, 12, 13], axis=0))
+    with pytest.raises(ExtrapolationError, match="gap"):
+        deskew_points(xyz, t, gappy, T_bs, int(t.max()))
+    # the cubic method keeps its own (SciPy spline) path: its own interpolant, not the kernel's
+    cubic = deskew_points(xyz, t, traj, T_bs, int(t.max()), method="cubic")
+    Tw = poses_at(traj, np.r_[t, t.max()], method="cubic").value @ T_bs
+    M = np.linalg.inv(Tw[-1]) @ Tw[:-1]
+    np.testing.assert_allclose(cubic.xyz, np.einsum("nij,nj->ni", M[:, :3, :3], xyz) + M[:, :3, 3], atol=1e-9)
+    assert np.abs(cubic.xyz - out_end.xyz).max() > 1e-3

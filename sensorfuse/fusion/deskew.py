@@ -7,8 +7,10 @@ the sensor at the target time ``t*``::
     p_sensor_t* = inv(T_world_sensor(t*)) @ T_world_sensor(t_i) @ p,    T_world_sensor(t) = T_world_base(t) @ T_base_sensor
 
 with ``T_world_base`` interpolated from a stated pose source (odometry, GNSS-INS poses) by
-:func:`~sensorfuse.fusion.interpolate.poses_at`. Points share column times, so poses are interpolated once per
-distinct time (about 2,000 per sweep) and applied to all points in one vectorised step.
+:func:`~sensorfuse.fusion.interpolate.poses_at`. With the default linear interpolation (SLERP + linear) a numba kernel
+(:mod:`sensorfuse.geometry.deskew_kernel`) builds one transform per run of equal point times (a firing: about 2,000
+per sweep) from the dozen poses around the sweep and applies it to the points: ~2 ms for a 130,000-point sweep, no
+(N, 3, 3) temporaries. The cubic method interpolates each distinct time with SciPy splines (vectorised, slower).
 
 Static-scene points end up where a snapshot at ``t*`` would have seen them; moving objects keep their own motion
 (that needs tracking, not ego-motion).
@@ -36,7 +38,7 @@ class Deskewed:
         xyz: (N, 3) float64 points in the sensor frame at ``target_ns``.
         target_ns: the time the points now refer to (reference clock).
         max_shift_m: largest displacement applied to a point (how much skew there was).
-        pose_times: distinct point times for which a pose was interpolated.
+        pose_times: poses interpolated (one per distinct point time; per run of equal times for ``linear``).
     """
 
     xyz: np.ndarray
@@ -71,13 +73,17 @@ def deskew_points(
         ExtrapolationError: the poses do not cover the point times and the target (nothing is deskewed half way).
         ValidationError: shapes.
     """
-    p = np.asarray(xyz, np.float64)
-    t = np.asarray(point_ns, np.int64).ravel()
+    p = np.asarray(xyz)
+    if p.dtype not in (np.float32, np.float64):
+        p = p.astype(np.float64)
+    t = np.ascontiguousarray(point_ns, np.int64).ravel()
     if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] != t.shape[0]:
         raise ValidationError(f"{what}: expected xyz (N, 3) and point_ns (N,), got {p.shape} and {t.shape}")
     T_bs = check_transform(T_base_sensor, "T_base_sensor")
     if p.shape[0] == 0:
-        return Deskewed(p.copy(), int(target_ns), 0.0, 0)
+        return Deskewed(p.astype(np.float64), int(target_ns), 0.0, 0)
+    if method == "linear":
+        return _deskew_linear(p, t, poses, T_bs, int(target_ns), max_gap_ns, max_extrapolation_ns, what)
     uniq, inv = np.unique(t, return_inverse=True)
     q = np.r_[uniq, np.int64(target_ns)]
     T_wb = require_ok(
@@ -90,6 +96,47 @@ def deskew_points(
     out = np.einsum("nij,nj->ni", R, p) + T_target_i[:, :3, 3][inv]
     shift = float(np.sqrt(((out - p) ** 2).sum(axis=1)).max())
     return Deskewed(out, int(target_ns), shift, int(uniq.size))
+
+
+def _deskew_linear(
+    p: np.ndarray,
+    t: np.ndarray,
+    poses: PoseTrajectory,
+    T_bs: np.ndarray,
+    target_ns: int,
+    max_gap_ns: int | None,
+    max_extrapolation_ns: int,
+    what: str,
+) -> Deskewed:
+    """SLERP + linear poses through the numba kernel, on the few poses around the sweep (no per-point arrays of
+    matrices). Coverage is checked first with :func:`poses_at` at the sweep's first and last point times, the target
+    and one time inside each pose interval the sweep spans, so a gap or a missing end raises as it would per point."""
+    from scipy.spatial.transform import Rotation
+
+    from sensorfuse.geometry.deskew_kernel import deskew_kernel
+
+    stamps = poses.stamp_ns
+    t_lo, t_hi = int(t.min()), int(t.max())
+    lo, hi = min(t_lo, target_ns), max(t_hi, target_ns)
+    a = max(int(np.searchsorted(stamps, lo, side="right")) - 1, 0)
+    b = min(int(np.searchsorted(stamps, hi, side="left")) + 1, stamps.size)
+    if max_gap_ns is None and stamps.size > 1:
+        max_gap_ns = 3 * int(np.median(np.diff(stamps)))
+    s = stamps[a:b]
+    mids = s[:-1] + (s[1:] - s[:-1]) // 2
+    q = np.r_[np.int64(target_ns), t_lo, t_hi, mids[(mids > t_lo) & (mids < t_hi)]].astype(np.int64)
+    window = PoseTrajectory(s, poses.T_world_body[a:b], poses.world_frame, poses.body_frame)
+    T_target = require_ok(
+        poses_at(window, q, max_gap_ns=max_gap_ns, max_extrapolation_ns=max_extrapolation_ns),
+        f"deskew {what}: poses {poses.world_frame} <- {poses.body_frame}",
+    ).value[0]
+    T_w = window.T_world_body
+    quat = Rotation.from_matrix(T_w[:, :3, :3]).as_quat()
+    out = np.empty(p.shape, np.float64)
+    shift = deskew_kernel(
+        p, t, s, quat, np.ascontiguousarray(T_w[:, :3, 3]), T_bs, invert_transform(T_target @ T_bs), out
+    )
+    return Deskewed(out, target_ns, float(shift), int(np.count_nonzero(np.diff(t))) + 1)
 
 
 def deskew(

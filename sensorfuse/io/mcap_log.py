@@ -339,10 +339,13 @@ class McapReader(RosLogReader):
             return self._chunk_cache[1]
         if self._chunk_cache is not None:
             self._release(self._chunk_cache[0])
-        self._populate(k)
-        msgs = _parse_chunk(self._mm, self._chunks[k].chunk_start_offset)
+        msgs = self._load_chunk(k)
         self._chunk_cache = (k, msgs)
         return msgs
+
+    def _load_chunk(self, k: int) -> list[tuple[int, int, memoryview]]:
+        self._populate(k)
+        return _parse_chunk(self._mm, self._chunks[k].chunk_start_offset)
 
     def _populate(self, k: int) -> None:
         """Map chunk ``k``'s pages in one call (Linux >= 5.14 MADV_POPULATE_READ), instead of one page fault per
@@ -376,6 +379,10 @@ class McapReader(RosLogReader):
         return out
 
     def _raw(self, topics: list[str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
+        """Messages of ``topics`` in record order, merged across chunks (which may overlap in time). A chunk's pages
+        are dropped from the process (:meth:`_release`) once its last message has been handed out and the caller
+        has asked for the next one, so the RSS stays a few chunks however long the log; a caller that keeps a
+        message's bytes beyond that should copy them (touching released pages maps them back in)."""
         cids = {c: t for t in topics for c in self._topic_cids[t]}
         if self._summary is None:
             yield from self._raw_scan(cids, start, stop)
@@ -383,29 +390,46 @@ class McapReader(RosLogReader):
         lo = -(2**63) if start is None else start
         hi = 2**63 - 1 if stop is None else stop
         heap: list[tuple[int, int, int, str, bytes]] = []
+        left: dict[int, int] = {}  # chunk -> its messages still in the heap
         seq = 0
+
+        def handed_out(k: int) -> None:
+            left[k] -= 1
+            if not left[k]:
+                del left[k]
+                self._release(k)
+
         for k, ci in enumerate(self._chunks):
             if ci.message_end_time < lo or ci.message_start_time >= hi:
                 continue
             if not any(c in ci.message_index_offsets for c in cids):
                 continue
             while heap and heap[0][0] < ci.message_start_time:
-                t, _, _, topic, data = heapq.heappop(heap)
+                t, kk, _, topic, data = heapq.heappop(heap)
                 yield topic, t, data
+                handed_out(kk)
             try:
-                msgs = self._chunk_messages(k)
+                msgs = self._load_chunk(k)
             except Exception as exc:
+                self._release(k)
                 for topic, n in self._lost_in_chunk(k, topics).items():
                     self.report.bad(topic, exc, f"{self.file}: chunk {k} at byte {ci.chunk_start_offset}", count=n)
                 continue
+            n = 0
             for cid, log_time, data in msgs:
                 topic = cids.get(cid)
                 if topic is not None and lo <= log_time < hi:
                     heapq.heappush(heap, (log_time, k, seq, topic, data))
                     seq += 1
+                    n += 1
+            if n:
+                left[k] = n
+            else:
+                self._release(k)
         while heap:
-            t, _, _, topic, data = heapq.heappop(heap)
+            t, kk, _, topic, data = heapq.heappop(heap)
             yield topic, t, data
+            handed_out(kk)
 
     def _raw_scan(self, cids: dict[int, str], start: int | None, stop: int | None) -> Iterator[tuple[str, int, bytes]]:
         from mcap.records import Message

@@ -23,6 +23,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,9 @@ _TABLE_COLUMNS = {
     "pose": [*_TIME, "x", "y", "z", "qx", "qy", "qz", "qw", "frame_id", "child_frame_id"],
 }
 _PNG_ENCODINGS = {"mono8", "mono16", "8UC1", "16UC1", "bgr8", "rgb8", "bgra8", "rgba8", "8UC3", "8UC4"}
+#: bound of the work queued for the writer pool: memory stays a window of the log, errors surface early
+MAX_PENDING = 64
+MAX_PENDING_BYTES = 256 * 2**20
 
 
 def write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
@@ -78,10 +84,13 @@ class SyncedWriter:
         self._dir = PartialDir(out, overwrite=overwrite)
         self.out, self.tmp = self._dir.out, self._dir.tmp
         self._pool = ThreadPoolExecutor(max_workers=workers)
-        self._pending: list[Future] = []
+        self._pending: deque[tuple[Future, int]] = deque()
+        self._pending_bytes = 0
+        self._lock = threading.Lock()
         self._index: dict[str, list[dict[str, Any]]] = {}
         self._tables: dict[str, Any] = {}
         self._files: dict[str, Any] = {}
+        self._poses: dict[str, list[tuple[int, int, int, int | None, Odometry]]] = {}
         self._kinds: dict[str, str] = {}
         self.bytes_written = 0
 
@@ -103,9 +112,20 @@ class SyncedWriter:
             return "table"
         raise ValidationError(f"stream {name}: kind {kind!r} has no place in the synchronised layout")
 
-    def write(self, name: str, index: int, data: object, times: tuple[int, int, int | None], **extra: Any) -> None:
+    def write(
+        self,
+        name: str,
+        index: int,
+        data: object,
+        times: tuple[int, int, int | None],
+        *,
+        prepare: Callable[[object], dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> None:
         """Write message ``index`` of stream ``name``; ``times`` = (header stamp, stamp on the reference clock,
-        record time). ``extra`` goes into the stream's index.csv (folder streams)."""
+        record time). ``extra`` goes into the stream's index.csv (folder streams). Files are written by the pool;
+        for a point cloud ``prepare(cloud)`` runs there first (the deskew) and returns more index.csv entries, with
+        ``xyz_deskewed`` (N, 3) replacing x y z (the recorded ones kept as x_raw y_raw z_raw)."""
         kind = self._kinds[name]
         header, stamp, log = times
         if kind in TABLE_KINDS:
@@ -113,23 +133,27 @@ class SyncedWriter:
             return
         stem = f"{index:06d}"
         folder = self.tmp / name
+        row = {"index": index, "header_stamp_ns": header, "stamp_ns": stamp, "log_ns": log}
         if isinstance(data, CompressedImage):
-            ext = _image_ext(data.format)
-            path = folder / f"{stem}.{ext}"
-            self._submit(path.write_bytes, data.data)
+            path = folder / f"{stem}.{_image_ext(data.format)}"
+            self._submit(path.write_bytes, data.data, nbytes=len(data.data))
             self.bytes_written += len(data.data)
         elif isinstance(data, Image):
+            # a copy: the reader's buffer may be a view of a memory-mapped log that it unmaps as it goes
+            pixels = data.data.copy()
             if data.encoding in _PNG_ENCODINGS:
                 path = folder / f"{stem}.png"
-                self._submit(_write_png, path, data)
+                self._submit(_write_png, path, pixels, data.encoding, nbytes=pixels.nbytes)
             else:
                 path = folder / f"{stem}.npy"
-                self._submit(np.save, path, data.data)
+                self._submit(np.save, path, pixels, nbytes=pixels.nbytes)
             extra.setdefault("encoding", data.encoding)
         elif isinstance(data, PointCloud):
             path = folder / f"{stem}.pcd"
-            write_pcd_columns(_cloud_columns(data, extra.pop("xyz_deskewed", None)), path)
-            extra.setdefault("points", len(data))
+            row.update({"file": path.name, **extra, "points": len(data)})
+            cloud = _detached(data)
+            self._submit(self._write_cloud, name, path, cloud, prepare, row, nbytes=2 * cloud.xyz.nbytes)
+            return
         elif isinstance(data, RadarScan):
             path = folder / f"{stem}.pcd"
             cols = {"x": data.xyz[:, 0], "y": data.xyz[:, 1], "z": data.xyz[:, 2], "doppler": data.doppler}
@@ -137,20 +161,37 @@ class SyncedWriter:
             if data.velocity is not None:
                 for k, c in zip(("vx", "vy", "vz"), data.velocity.T, strict=False):
                     cols[k] = c
-            write_pcd_columns({k: np.asarray(v, np.float32) for k, v in cols.items()}, path)
+            cols = {k: np.array(v, np.float32) for k, v in cols.items()}  # copies: the pool writes them later
+            self._submit(write_pcd_columns, cols, path, nbytes=sum(v.nbytes for v in cols.values()))
             extra.setdefault("points", len(data))
         else:
             raise ValidationError(f"stream {name}: cannot store a {type(data).__name__} in a {kind} folder")
-        row = {"index": index, "header_stamp_ns": header, "stamp_ns": stamp, "log_ns": log, "file": path.name}
+        row["file"] = path.name
         row.update(extra)
-        self._index[name].append(row)
+        with self._lock:
+            self._index[name].append(row)
 
-    def _submit(self, fn: Any, *args: Any) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        if len(self._pending) > 64:  # bounded: memory stays a window, errors surface early
-            done, self._pending = self._pending[:32], self._pending[32:]
-            for f in done:
-                f.result()
+    def _write_cloud(
+        self,
+        name: str,
+        path: Path,
+        cloud: PointCloud,
+        prepare: Callable[[object], dict[str, Any]] | None,
+        row: dict[str, Any],
+    ) -> None:
+        more = prepare(cloud) if prepare is not None else {}
+        write_pcd_columns(_cloud_columns(cloud, more.pop("xyz_deskewed", None)), path)
+        row.update(more)
+        with self._lock:
+            self._index[name].append(row)
+
+    def _submit(self, fn: Any, *args: Any, nbytes: int = 0) -> None:
+        self._pending.append((self._pool.submit(fn, *args), nbytes))
+        self._pending_bytes += nbytes
+        while len(self._pending) > MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
+            f, n = self._pending.popleft()
+            f.result()
+            self._pending_bytes -= n
 
     def _write_row(
         self, name: str, kind: str, index: int, data: object, header: int, stamp: int, log: int | None
@@ -167,24 +208,47 @@ class SyncedWriter:
                  data.time_base]
             )  # fmt: skip
         elif kind == "pose" and isinstance(data, Odometry):
-            from scipy.spatial.transform import Rotation
-
-            q = Rotation.from_matrix(data.T[:3, :3]).as_quat()
-            w.writerow([index, header, stamp, log, *data.T[:3, 3].tolist(), *q.tolist(), data.frame_id,
-                        data.child_frame_id])  # fmt: skip
+            # quaternions for a block of poses at once (one SciPy call instead of one per message)
+            buf = self._poses.setdefault(name, [])
+            buf.append((index, header, stamp, log, data))
+            if len(buf) >= 512:
+                self._flush_poses(name)
         else:
             raise ValidationError(f"stream {name}: cannot store a {type(data).__name__} in the {kind} table")
 
+    def _flush_poses(self, name: str) -> None:
+        from scipy.spatial.transform import Rotation
+
+        buf = self._poses.pop(name, [])
+        if not buf:
+            return
+        T = np.stack([b[4].T for b in buf])
+        q = Rotation.from_matrix(T[:, :3, :3]).as_quat().tolist()
+        t = T[:, :3, 3].tolist()
+        self._tables[name].writerows(
+            [index, header, stamp, log, *t[k], *q[k], d.frame_id, d.child_frame_id]
+            for k, (index, header, stamp, log, d) in enumerate(buf)
+        )
+
     # -- end ---------------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Wait until every queued file is written (raises the first error of the pool)."""
+        while self._pending:
+            f, n = self._pending.popleft()
+            f.result()
+            self._pending_bytes -= n
+
     def finish(self, rig: Rig | None, frames: dict[str, np.ndarray], report: dict[str, Any]) -> Path:
         """Wait for the image pool, write index files, rig.yaml, frames.csv and sync_report.json, then move the
         folder into place (replacing an old one only now, when the new one is complete)."""
-        for f in self._pending:
-            f.result()
+        self.flush()
         self._pool.shutdown()
+        for name in list(self._poses):
+            self._flush_poses(name)
         for f in self._files.values():
             f.close()
         for name, rows in self._index.items():
+            rows.sort(key=lambda r: r["index"])  # the pool finishes files in any order
             keys: list[str] = []
             for r in rows:
                 keys += [k for k in r if k not in keys]
@@ -203,6 +267,32 @@ class SyncedWriter:
             f.close()
         if not keep_partial:
             self._dir.discard()
+
+
+def _owns(a: np.ndarray) -> bool:
+    """True when ``a``'s memory belongs to numpy (not a view of a reader's message buffer)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a.base is None
+
+
+def _detached(cloud: PointCloud) -> PointCloud:
+    """The cloud with copies of the arrays that view the reader's buffer (a memory-mapped log, which the reader
+    unmaps from the process as it goes: a later read in the pool would map the pages back for good)."""
+
+    def own(a: np.ndarray | None) -> np.ndarray | None:
+        return a if a is None or _owns(a) else a.copy()
+
+    return PointCloud._from_checked(
+        own(cloud.xyz),
+        cloud.stamp_ns,
+        cloud.frame_id,
+        intensity=own(cloud.intensity),
+        t_offset_ns=own(cloud.t_offset_ns),
+        ring=own(cloud.ring),
+        fields={k: own(v) for k, v in cloud.fields.items()},
+        log_ns=cloud.log_ns,
+    )
 
 
 def _cloud_columns(cloud: PointCloud, xyz_deskewed: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -228,11 +318,10 @@ def _image_ext(fmt: str) -> str:
     return "bin"
 
 
-def _write_png(path: Path, img: Image) -> None:
+def _write_png(path: Path, a: np.ndarray, encoding: str) -> None:
     import cv2
 
-    a = img.data
-    if img.encoding in ("rgb8", "rgba8"):
-        a = a[..., ::-1] if img.encoding == "rgb8" else a[..., [2, 1, 0, 3]]  # PNG stores colour the normal way
+    if encoding in ("rgb8", "rgba8"):
+        a = a[..., ::-1] if encoding == "rgb8" else a[..., [2, 1, 0, 3]]  # PNG stores colour the normal way
     if not cv2.imwrite(str(path), np.ascontiguousarray(a), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise FormatError(f"{path}: PNG could not be written")

@@ -12,7 +12,9 @@ from the stamps alone. Output: :class:`~sensorfuse.io.synced.SyncedWriter` (defa
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,10 +194,11 @@ class _Deskewer:
     counts: dict[str, int] = field(default_factory=lambda: {"deskewed": 0, "not_deskewed": 0})
     reasons: dict[str, int] = field(default_factory=dict)
     max_shift_m: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def apply(self, name: str, index: int, cloud: PointCloud, shift_ns: int) -> dict[str, Any]:
+    def apply(self, name: str, index: int, cloud: PointCloud, *, shift_ns: int) -> dict[str, Any]:
         """Deskew one cloud whose stamp maps to the reference clock by ``+ shift_ns``; returns the index.csv
-        extras (and ``xyz_deskewed`` for the writer)."""
+        extras (and ``xyz_deskewed`` for the writer). Called from the writer's threads."""
         if self.mode == "none":
             return {"deskew": "none"}
         why = None
@@ -216,8 +219,9 @@ class _Deskewer:
             except SensorfuseError as exc:
                 why = f"poses do not cover the sweep ({type(exc).__name__})"
             else:
-                self.counts["deskewed"] += 1
-                self.max_shift_m = max(self.max_shift_m, out.max_shift_m)
+                with self._lock:
+                    self.counts["deskewed"] += 1
+                    self.max_shift_m = max(self.max_shift_m, out.max_shift_m)
                 return {
                     "deskew": target_kind,
                     "deskew_target_ns": target,
@@ -225,8 +229,9 @@ class _Deskewer:
                     "xyz_deskewed": out.xyz,
                 }
         why = why or "empty cloud"
-        self.counts["not_deskewed"] += 1
-        self.reasons[why] = self.reasons.get(why, 0) + 1
+        with self._lock:
+            self.counts["not_deskewed"] += 1
+            self.reasons[why] = self.reasons.get(why, 0) + 1
         return {"deskew": f"none ({why})"}
 
 
@@ -351,6 +356,7 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
             writer = SyncedWriter(out, overwrite=opts.overwrite)
         try:
             counts = _stream(reader, writer, plan, names, desk, lo, hi, tick("data"))
+            writer.flush()  # the deskew counts are final once the pool is done
             report = plan.report()
             report.update(
                 {
@@ -401,10 +407,10 @@ def _stream(
         header = int(st.stamps_ns[m.index])
         stamp = int(plan.reference_ns[name][m.index])
         log_ns = int(st.log_ns[m.index]) if st.log_ns is not None else None
-        extra: dict[str, Any] = {}
+        prepare = None
         if isinstance(m.data, PointCloud) and st.kind == "lidar":
-            extra = desk.apply(name, m.index, m.data, stamp - header)
-        writer.write(name, m.index, m.data, (header, stamp, log_ns), **extra)
+            prepare = functools.partial(desk.apply, name, m.index, shift_ns=stamp - header)
+        writer.write(name, m.index, m.data, (header, stamp, log_ns), prepare=prepare)
         counts[name] = counts.get(name, 0) + 1
         if step is not None and k % 64 == 0:
             step(k)

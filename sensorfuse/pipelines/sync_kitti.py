@@ -11,6 +11,7 @@ written deskewed when deskewing was asked for (x y z intensity only); images as 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,21 @@ class KittiSyncWriter:
         (self.tmp / self.folder[name] / "data").mkdir(parents=True)
         return "folder"
 
-    def write(self, name: str, index: int, data: object, times: tuple[int, int, int | None], **extra: Any) -> None:
+    def write(
+        self,
+        name: str,
+        index: int,
+        data: object,
+        times: tuple[int, int, int | None],
+        *,
+        prepare: Callable[[object], dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> None:
         frames = self.targets.get(name, {}).get(index)
         if not frames:
             return
+        if prepare is not None:
+            extra.update(prepare(data))
         _, stamp, _ = times
         folder = self.tmp / self.folder[name]
         if isinstance(data, PointCloud):
@@ -95,6 +107,9 @@ class KittiSyncWriter:
                     raise FormatError(f"{folder}: PNG could not be written")
         for k in frames:
             self.stamps[self.folder[name]][k] = kitti_timestamp(stamp)
+
+    def flush(self) -> None:
+        """Files are written as they come: nothing to wait for."""
 
     def finish(self, rig: Rig | None, frames: dict[str, np.ndarray], report: dict[str, Any]) -> Path:
         import json
