@@ -5,7 +5,11 @@ For each log (full rig: 64-beam LiDAR 10 Hz, two 1280x720 cameras 30 Hz, IMU 200
 - ``fuse-sync``: ``run_sync(log, out)`` with its defaults (deskew to sweep end, lossless output), wall time;
 - ``rosbags``: ``AnyReader`` + ``deserialize_cdr`` over the same topics, nothing else (the baseline of the issue);
 - real-time factor = log duration / fuse-sync wall time; ratio = fuse-sync / rosbags;
-- peak RSS of fuse-sync in a fresh process (sampled every 10 ms), for the memory bound (60 s vs 10 s log).
+- peak RSS of fuse-sync in a fresh process (``ru_maxrss``), for the memory bound (60 s vs 10 s log);
+- CPU time (user + system) of fuse-sync and the number of files it wrote: creating a file costs ~0.03-0.75 ms of
+  kernel time on the ext4 disk of the 2-core CI machine (varying with background writeback) against ~6 us on tmpfs,
+  so fuse-sync runs twice, writing to ``--out`` on disk (default /tmp) and to ``--tmpfs`` (default /dev/shm, skipped
+  if absent), to show how much of the wall time is the filesystem.
 
 Logs are made once with ``fuse-sim DIR --rig full --duration D --format mcap --truth-images 0`` (``--image-format
 raw`` for the raw-image log) and reused from --logs.
@@ -24,13 +28,17 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, sys, threading, time, resource
+import json, os, sys, threading, time, resource
 from pathlib import Path
 log, out, what = sys.argv[1], sys.argv[2], sys.argv[3]
+files = 0
 if what == "sync":
     from sensorfuse.pipelines.sync import SyncOptions, run_sync
+    c0 = os.times()
     t = time.perf_counter(); r = run_sync(log, out, SyncOptions()); dt = time.perf_counter() - t
+    c1 = os.times()
     n = sum(r["written"].values())
+    files = sum(len(f) for _, _, f in os.walk(out))
 else:
     from rosbags.highlevel import AnyReader
     t = time.perf_counter(); n = 0
@@ -39,13 +47,15 @@ else:
         for con, ts, raw in rd.messages(connections=cons):
             rd.deserialize(raw, con.msgtype); n += 1
     dt = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"wall_s": dt, "messages": n, "peak_rss_mb": rss}))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+cpu = ru.ru_utime + ru.ru_stime
+print(json.dumps({"wall_s": dt, "messages": n, "peak_rss_mb": ru.ru_maxrss / 1024, "files": files,
+                  "user_s": c1.user - c0.user if files else 0.0, "sys_s": c1.system - c0.system if files else 0.0}))
 """
 
 
-def _run(log: Path, what: str) -> dict:
-    out = Path(tempfile.mkdtemp()) / "out"
+def _run(log: Path, what: str, tmp: str | None = None) -> dict:
+    out = Path(tempfile.mkdtemp(dir=tmp)) / "out"
     try:
         p = subprocess.run([sys.executable, "-c", CHILD, str(log), str(out), what], capture_output=True, text=True)
         if p.returncode:
@@ -55,28 +65,45 @@ def _run(log: Path, what: str) -> dict:
         shutil.rmtree(out.parent, ignore_errors=True)
 
 
+def _best(log: Path, what: str, tmp: str | None, repeat: int) -> dict:
+    return min((_run(log, what, tmp) for _ in range(repeat)), key=lambda r: r["wall_s"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--logs", default="/tmp/bsync", help="folder with jpeg60/, jpeg10/, raw10/ (fuse-sim outputs)")
+    ap.add_argument("--out", default="/tmp", help="where fuse-sync writes on disk")
+    ap.add_argument("--tmpfs", default="/dev/shm", help="a tmpfs folder for the second fuse-sync run ('' to skip)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each; the best is kept")
     args = ap.parse_args()
     root = Path(args.logs)
+    tmpfs = args.tmpfs if args.tmpfs and Path(args.tmpfs).is_dir() else None
     rows = []
     for name, dur in (("jpeg60", 60.0), ("jpeg10", 10.0), ("raw10", 10.0)):
         log = root / name / "log"
         if not log.exists():
             print(f"skip {name}: {log} missing (make it with fuse-sim, see the docstring)")
             continue
-        base = min((_run(log, "rosbags") for _ in range(2)), key=lambda r: r["wall_s"])
-        ours = min((_run(log, "sync") for _ in range(2)), key=lambda r: r["wall_s"])
-        rows.append((name, dur, ours, base))
+        base = _best(log, "rosbags", None, args.repeat)
+        ours = _best(log, "sync", args.out, args.repeat)
+        shm = _best(log, "sync", tmpfs, args.repeat) if tmpfs else None
+        rows.append((name, dur, ours, base, shm))
     print(
-        f"{'log':8} {'msgs':>7} {'fuse-sync s':>11} {'rosbags s':>9} {'ratio':>6} {'x real time':>11} {'peak RSS MB':>11}"
+        f"{'log':8} {'msgs':>6} {'files':>6} {'rosbags s':>9} {'fuse-sync s':>11} {'ratio':>6} {'x real':>7} "
+        f"{'cpu u+s s':>10} {'RSS MB':>7} | {'tmpfs s':>7} {'ratio':>6} {'x real':>7} {'RSS MB':>7}"
     )
-    for name, dur, ours, base in rows:
-        print(
-            f"{name:8} {ours['messages']:7d} {ours['wall_s']:11.2f} {base['wall_s']:9.2f} "
-            f"{ours['wall_s'] / base['wall_s']:6.2f} {dur / ours['wall_s']:11.1f} {ours['peak_rss_mb']:11.0f}"
+    for name, dur, ours, base, shm in rows:
+        line = (
+            f"{name:8} {ours['messages']:6d} {ours['files']:6d} {base['wall_s']:9.2f} {ours['wall_s']:11.2f} "
+            f"{ours['wall_s'] / base['wall_s']:6.2f} {dur / ours['wall_s']:7.1f} "
+            f"{ours['user_s']:4.1f}+{ours['sys_s']:<4.1f} {ours['peak_rss_mb']:7.0f} |"
         )
+        if shm is not None:
+            line += (
+                f" {shm['wall_s']:7.2f} {shm['wall_s'] / base['wall_s']:6.2f} {dur / shm['wall_s']:7.1f} "
+                f"{shm['peak_rss_mb']:7.0f}"
+            )
+        print(line)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ Static-scene points end up where a snapshot at ``t*`` would have seen them; movi
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from sensorfuse.errors import ValidationError
-from sensorfuse.fusion.interpolate import poses_at, require_ok
+from sensorfuse.fusion.interpolate import Interpolated, interpolation_status, poses_at, require_ok
 from sensorfuse.geometry.transforms import check_transform, invert_transform
 from sensorfuse.types import PointCloud, PoseTrajectory
 
@@ -35,7 +37,7 @@ class Deskewed:
     """Points moved to ``target_ns`` (sensor frame at that time) and what was done.
 
     Attributes:
-        xyz: (N, 3) float64 points in the sensor frame at ``target_ns``.
+        xyz: (N, 3) points in the sensor frame at ``target_ns`` (float64, or the caller's ``out`` array).
         target_ns: the time the points now refer to (reference clock).
         max_shift_m: largest displacement applied to a point (how much skew there was).
         pose_times: poses interpolated (one per distinct point time; per run of equal times for ``linear``).
@@ -58,6 +60,7 @@ def deskew_points(
     max_gap_ns: int | None = None,
     max_extrapolation_ns: int = 0,
     what: str = "cloud",
+    out: np.ndarray | None = None,
 ) -> Deskewed:
     """Deskew points given their absolute times (see the module docstring).
 
@@ -68,6 +71,8 @@ def deskew_points(
         T_base_sensor: (4, 4) extrinsic of the LiDAR on the body the poses describe.
         target_ns: the time to move every point to (sweep end, a camera's mid-exposure time, ...).
         method, max_gap_ns, max_extrapolation_ns: see :func:`~sensorfuse.fusion.interpolate.poses_at`.
+        out: optional (N, 3) float32 or float64 array to write the result into (and return as ``xyz``), for callers
+            that reuse buffers.
 
     Raises:
         ExtrapolationError: the poses do not cover the point times and the target (nothing is deskewed half way).
@@ -80,10 +85,16 @@ def deskew_points(
     if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] != t.shape[0]:
         raise ValidationError(f"{what}: expected xyz (N, 3) and point_ns (N,), got {p.shape} and {t.shape}")
     T_bs = check_transform(T_base_sensor, "T_base_sensor")
+    if out is None:
+        out = np.empty(p.shape, np.float64)
+    elif out.shape != p.shape or out.dtype not in (np.float32, np.float64):
+        raise ValidationError(
+            f"{what}: out must be a float (N, 3) array like xyz {p.shape}, got {out.dtype} {out.shape}"
+        )
     if p.shape[0] == 0:
-        return Deskewed(p.astype(np.float64), int(target_ns), 0.0, 0)
+        return Deskewed(out, int(target_ns), 0.0, 0)
     if method == "linear":
-        return _deskew_linear(p, t, poses, T_bs, int(target_ns), max_gap_ns, max_extrapolation_ns, what)
+        return _deskew_linear(p, t, poses, T_bs, int(target_ns), max_gap_ns, max_extrapolation_ns, what, out)
     uniq, inv = np.unique(t, return_inverse=True)
     q = np.r_[uniq, np.int64(target_ns)]
     T_wb = require_ok(
@@ -93,7 +104,7 @@ def deskew_points(
     T_ws = T_wb @ T_bs  # world <- sensor at each distinct time, then at the target
     T_target_i = invert_transform(T_ws[-1]) @ T_ws[:-1]  # sensor@target <- sensor@t_i
     R = T_target_i[:, :3, :3][inv]
-    out = np.einsum("nij,nj->ni", R, p) + T_target_i[:, :3, 3][inv]
+    out[:] = np.einsum("nij,nj->ni", R, p) + T_target_i[:, :3, 3][inv]
     shift = float(np.sqrt(((out - p) ** 2).sum(axis=1)).max())
     return Deskewed(out, int(target_ns), shift, int(uniq.size))
 
@@ -107,36 +118,52 @@ def _deskew_linear(
     max_gap_ns: int | None,
     max_extrapolation_ns: int,
     what: str,
+    out: np.ndarray,
 ) -> Deskewed:
     """SLERP + linear poses through the numba kernel, on the few poses around the sweep (no per-point arrays of
-    matrices). Coverage is checked first with :func:`poses_at` at the sweep's first and last point times, the target
-    and one time inside each pose interval the sweep spans, so a gap or a missing end raises as it would per point."""
-    from scipy.spatial.transform import Rotation
+    matrices). Coverage is checked first at the sweep's first and last point times, the target and one time inside
+    each pose interval the sweep spans, so a gap or a missing end raises as it would per point."""
+    from sensorfuse.geometry.deskew_kernel import deskew_kernel, pose_kernel
 
-    from sensorfuse.geometry.deskew_kernel import deskew_kernel
-
-    stamps = poses.stamp_ns
+    stamps, quat, trans, median_dt = _kernel_table(poses)
     t_lo, t_hi = int(t.min()), int(t.max())
     lo, hi = min(t_lo, target_ns), max(t_hi, target_ns)
     a = max(int(np.searchsorted(stamps, lo, side="right")) - 1, 0)
     b = min(int(np.searchsorted(stamps, hi, side="left")) + 1, stamps.size)
-    if max_gap_ns is None and stamps.size > 1:
-        max_gap_ns = 3 * int(np.median(np.diff(stamps)))
+    if max_gap_ns is None:
+        max_gap_ns = 3 * median_dt
     s = stamps[a:b]
     mids = s[:-1] + (s[1:] - s[:-1]) // 2
     q = np.r_[np.int64(target_ns), t_lo, t_hi, mids[(mids > t_lo) & (mids < t_hi)]].astype(np.int64)
-    window = PoseTrajectory(s, poses.T_world_body[a:b], poses.world_frame, poses.body_frame)
-    T_target = require_ok(
-        poses_at(window, q, max_gap_ns=max_gap_ns, max_extrapolation_ns=max_extrapolation_ns),
-        f"deskew {what}: poses {poses.world_frame} <- {poses.body_frame}",
-    ).value[0]
-    T_w = window.T_world_body
-    quat = Rotation.from_matrix(T_w[:, :3, :3]).as_quat()
-    out = np.empty(p.shape, np.float64)
-    shift = deskew_kernel(
-        p, t, s, quat, np.ascontiguousarray(T_w[:, :3, 3]), T_bs, invert_transform(T_target @ T_bs), out
+    status = interpolation_status(stamps, q, max_gap_ns, max_extrapolation_ns)
+    require_ok(
+        Interpolated(np.zeros(q.size), status, q), f"deskew {what}: poses {poses.world_frame} <- {poses.body_frame}"
     )
-    return Deskewed(out, target_ns, float(shift), int(np.count_nonzero(np.diff(t))) + 1)
+    T_target = pose_kernel(s, quat[a:b], trans[a:b], np.int64(target_ns))
+    shift, runs = deskew_kernel(p, t, s, quat[a:b], trans[a:b], T_bs, invert_transform(T_target @ T_bs), out)
+    return Deskewed(out, target_ns, float(shift), int(runs))
+
+
+_TABLES: weakref.WeakKeyDictionary[PoseTrajectory, tuple[np.ndarray, np.ndarray, np.ndarray, int]] = (
+    weakref.WeakKeyDictionary()
+)
+_TABLES_LOCK = threading.Lock()
+
+
+def _kernel_table(poses: PoseTrajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(stamps, quaternions xyzw, translations, median sample interval) of a trajectory, computed once per
+    trajectory (a sync run deskews hundreds of sweeps with the same one)."""
+    with _TABLES_LOCK:
+        table = _TABLES.get(poses)
+        if table is None:
+            from scipy.spatial.transform import Rotation
+
+            T = poses.T_world_body
+            s = poses.stamp_ns
+            median_dt = int(np.median(np.diff(s))) if s.size > 1 else 0
+            table = (s, Rotation.from_matrix(T[:, :3, :3]).as_quat(), np.ascontiguousarray(T[:, :3, 3]), median_dt)
+            _TABLES[poses] = table
+    return table
 
 
 def deskew(

@@ -30,6 +30,7 @@ __all__ = [
     "Interpolated",
     "gnss_at",
     "imu_at",
+    "interpolation_status",
     "poses_at",
     "require_ok",
     "signal_at",
@@ -75,7 +76,12 @@ def require_ok(result: Interpolated, what: str) -> Interpolated:
     return result
 
 
-def _status(stamps: np.ndarray, q: np.ndarray, max_gap_ns: int | None, max_extrapolation_ns: int) -> np.ndarray:
+def interpolation_status(
+    stamps: np.ndarray, q: np.ndarray, max_gap_ns: int | None, max_extrapolation_ns: int
+) -> np.ndarray:
+    """Status code (into :data:`STATUS`) of each query ``q`` against sorted sample times ``stamps``: ok,
+    extrapolated (within ``max_extrapolation_ns`` of an end), out_of_range, or gap (between samples further apart
+    than ``max_gap_ns``, default three median intervals; exact sample times are always ok)."""
     n = stamps.size
     status = np.zeros(q.shape, np.int8)
     before, after = q < stamps[0], q > stamps[-1]
@@ -112,7 +118,7 @@ def signal_at(
     """Linear interpolation of a vector signal ``values (N, ...)`` at strictly increasing ``stamps_ns``."""
     stamps = check_stamps(stamps_ns, f"{what} stamps", strictly=True)
     q = _query(query_ns)
-    status = _status(stamps, q, max_gap_ns, max_extrapolation_ns)
+    status = interpolation_status(stamps, q, max_gap_ns, max_extrapolation_ns)
     val, _ = interpolate_linear(stamps, values, q, extrapolation="hold", what=what)
     val[status >= 2] = np.nan
     return Interpolated(val, status, q)
@@ -136,7 +142,7 @@ def poses_at(
         raise ValidationError(f"method {method!r}; expected one of {', '.join(POSE_METHODS)}")
     q = _query(query_ns)
     stamps = trajectory.stamp_ns
-    status = _status(stamps, q, max_gap_ns, max_extrapolation_ns)
+    status = interpolation_status(stamps, q, max_gap_ns, max_extrapolation_ns)
     what = f"poses {trajectory.world_frame} <- {trajectory.body_frame}"
     if method == "linear" or stamps.size < 4:
         T, _ = interpolate_poses(stamps, trajectory.T_world_body, q, extrapolation="hold", what=what)

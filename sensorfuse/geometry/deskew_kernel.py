@@ -18,7 +18,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["deskew_kernel"]
+__all__ = ["deskew_kernel", "pose_kernel"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -59,6 +59,43 @@ def _slerp_matrix(q0: np.ndarray, q1: np.ndarray, f: float, R: np.ndarray) -> No
 
 
 @nb.njit(cache=True, nogil=True)
+def _bracket(stamps: np.ndarray, ti: np.int64, j: int) -> tuple[int, float]:
+    """(j, frac): stamps[j] <= ti < stamps[j + 1] with j clipped to [0, K - 2] and frac to [0, 1] (held ends);
+    ``j`` is the previous answer, kept when it still brackets ``ti`` (points come in time order)."""
+    k = stamps.shape[0]
+    if k == 1:
+        return 0, 0.0
+    if ti < stamps[j] or (j + 1 < k and ti >= stamps[j + 1]):
+        lo, hi = 0, k - 1
+        while lo < hi:  # last index with stamps[idx] <= ti
+            mid = (lo + hi + 1) // 2
+            if stamps[mid] <= ti:
+                lo = mid
+            else:
+                hi = mid - 1
+        j = lo
+    if j > k - 2:
+        j = k - 2
+    f = (ti - stamps[j]) / (stamps[j + 1] - stamps[j])
+    return j, min(max(f, 0.0), 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def pose_kernel(stamps: np.ndarray, quat: np.ndarray, trans: np.ndarray, ti: np.int64) -> np.ndarray:
+    """``T_world_base`` (4, 4) at ``ti``: SLERP + linear between the bracketing poses (ends held)."""
+    j, f = _bracket(stamps, ti, 0)
+    j1 = j + 1 if stamps.shape[0] > 1 else j
+    T = np.eye(4)
+    R = np.empty((3, 3))
+    _slerp_matrix(quat[j], quat[j1], f, R)
+    for r in range(3):
+        for c in range(3):
+            T[r, c] = R[r, c]
+        T[r, 3] = trans[j, r] + f * (trans[j1, r] - trans[j, r])
+    return T
+
+
+@nb.njit(cache=True, nogil=True)
 def deskew_kernel(
     xyz: np.ndarray,
     t: np.ndarray,
@@ -68,11 +105,12 @@ def deskew_kernel(
     T_base_sensor: np.ndarray,
     T_target_world: np.ndarray,
     out: np.ndarray,
-) -> float:
+) -> tuple[float, int]:
     """Deskew ``xyz`` (N, 3) measured at ``t`` (N,) int64 into ``out`` (N, 3) float64; returns the largest shift.
 
     ``stamps`` (K,) int64 strictly increasing with ``quat`` (K, 4) xyzw and ``trans`` (K, 3) = ``T_world_base``;
-    ``T_target_world`` = inverse of ``T_world_sensor`` at the target time.
+    ``T_target_world`` = inverse of ``T_world_sensor`` at the target time. ``out`` may be float32 (rounded on
+    store). Returns ``(largest shift, transforms built)``.
     """
     n = xyz.shape[0]
     k = stamps.shape[0]
@@ -83,26 +121,11 @@ def deskew_kernel(
     have = False
     j = 0
     shift2 = 0.0
+    runs = 0
     for i in range(n):
         ti = t[i]
         if not have or ti != last:
-            # bracket: stamps[j] <= ti < stamps[j + 1], j clipped to [0, k - 2]; frac clipped (held ends)
-            if k == 1:
-                j, f = 0, 0.0
-            else:
-                if ti < stamps[j] or (j + 1 < k and ti >= stamps[j + 1]):
-                    lo, hi = 0, k - 1
-                    while lo < hi:  # last index with stamps[idx] <= ti
-                        mid = (lo + hi + 1) // 2
-                        if stamps[mid] <= ti:
-                            lo = mid
-                        else:
-                            hi = mid - 1
-                    j = lo
-                if j > k - 2:
-                    j = k - 2
-                f = (ti - stamps[j]) / (stamps[j + 1] - stamps[j])
-                f = min(max(f, 0.0), 1.0)
+            j, f = _bracket(stamps, ti, j)
             j1 = j + 1 if k > 1 else j
             _slerp_matrix(quat[j], quat[j1], f, R)
             for r in range(3):
@@ -116,6 +139,7 @@ def deskew_kernel(
                     M[r, c] = v + (T_target_world[r, 3] if c == 3 else 0.0)
             last = ti
             have = True
+            runs += 1
         px, py, pz = float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2])
         d2 = 0.0
         for r in range(3):
@@ -125,4 +149,4 @@ def deskew_kernel(
             d2 += (v - p) * (v - p)
         if d2 > shift2:
             shift2 = d2
-    return math.sqrt(shift2)
+    return math.sqrt(shift2), runs

@@ -119,18 +119,32 @@ def write_pcd_columns(
     rec = np.empty(n, np.dtype(dts))
     for k, v in cols.items():
         rec[k] = v
-    dt = [d for _, d in dts]
+    return write_pcd_records(rec, path)
+
+
+def write_pcd_records(rec: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """A 1-D structured array of little-endian numeric fields (no padding) as a ``binary`` PCD file."""
+    path = Path(path)
+    dt = rec.dtype
+    fields = [dt.fields[k][0] for k in dt.names]
+    if (
+        rec.ndim != 1
+        or any(f.kind not in _PCD_TYPE or f.byteorder == ">" for f in fields)
+        or dt.itemsize != sum(f.itemsize for f in fields)
+    ):
+        raise ValidationError(f"PCD {path}: records of {dt} cannot be written as PCD fields")
+    n = rec.shape[0]
     header = (
         "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\n"
-        f"FIELDS {' '.join(cols)}\n"
-        f"SIZE {' '.join(str(d.itemsize) for d in dt)}\n"
-        f"TYPE {' '.join(_PCD_TYPE[d.kind] for d in dt)}\n"
-        f"COUNT {' '.join('1' for _ in dt)}\n"
+        f"FIELDS {' '.join(dt.names)}\n"
+        f"SIZE {' '.join(str(f.itemsize) for f in fields)}\n"
+        f"TYPE {' '.join(_PCD_TYPE[f.kind] for f in fields)}\n"
+        f"COUNT {' '.join('1' for _ in fields)}\n"
         f"WIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA binary\n"
     )
     with open(path, "wb") as f:
         f.write(header.encode("ascii"))
-        f.write(rec.view(np.uint8))
+        f.write(np.ascontiguousarray(rec).view(np.uint8))
     return path
 
 

@@ -261,10 +261,11 @@ def _all_finite_fast(buf: np.ndarray, step: int, n: int) -> bool:
     return bool(np.isfinite(buf[: n * step].view(np.float32)).all())
 
 
-def cloud_columns(cloud: PointCloud, *, what: str = "cloud") -> dict[str, np.ndarray]:
+def cloud_columns(cloud: PointCloud, *, what: str = "cloud", cast_time: bool = True) -> dict[str, np.ndarray]:
     """The inverse of :func:`decode_cloud`, for writers: named 1-D columns x, y, z, then intensity, ring, the
     per-point time as a uint32 ns ``t`` field (Ouster's convention; it must lie 0..4.29 s after the stamp) and the
-    extra fields (1-D ones only; an (N, k) field has no single-column form)."""
+    extra fields (1-D ones only; an (N, k) field has no single-column form). ``cast_time=False`` leaves ``t`` as the
+    int64 offsets (range checked) for a caller that stores it into a uint32 field itself."""
     from sensorfuse.errors import ValidationError
 
     cols: dict[str, np.ndarray] = {"x": cloud.xyz[:, 0], "y": cloud.xyz[:, 1], "z": cloud.xyz[:, 2]}
@@ -276,7 +277,7 @@ def cloud_columns(cloud: PointCloud, *, what: str = "cloud") -> dict[str, np.nda
         t = cloud.t_offset_ns
         if t.size and (t.min() < 0 or t.max() > np.iinfo(np.uint32).max):
             raise ValidationError(f"{what}: per-point times must be 0..4.29 s after the stamp for a uint32 't' field")
-        cols["t"] = t.astype(np.uint32)
+        cols["t"] = t.astype(np.uint32) if cast_time else t
     for k, v in cloud.fields.items():
         if v.ndim != 1:
             raise ValidationError(f"{what}: field {k!r} has shape {v.shape}; only 1-D fields can be written")

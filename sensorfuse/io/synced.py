@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from sensorfuse._scratch import Scratch
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.io._files import PartialDir, json_default
 from sensorfuse.io.messages import Odometry
-from sensorfuse.io.opencalib import write_pcd_columns
+from sensorfuse.io.opencalib import write_pcd_columns, write_pcd_records
 from sensorfuse.io.pointcloud2 import cloud_columns
 from sensorfuse.io.rigfile import save_rig
 from sensorfuse.rig import Rig
@@ -87,6 +88,8 @@ class SyncedWriter:
         self._pending: deque[tuple[Future, int]] = deque()
         self._pending_bytes = 0
         self._lock = threading.Lock()
+        self._scratch = Scratch()
+        self._deskewed: dict[str, bool] = {}
         self._index: dict[str, list[dict[str, Any]]] = {}
         self._tables: dict[str, Any] = {}
         self._files: dict[str, Any] = {}
@@ -95,9 +98,12 @@ class SyncedWriter:
         self.bytes_written = 0
 
     # -- streams -----------------------------------------------------------------------------------------------
-    def add_stream(self, name: str, kind: str) -> str:
-        """Register a stream; returns how it is stored (``folder`` or ``table``)."""
+    def add_stream(self, name: str, kind: str, *, deskewed: bool = False) -> str:
+        """Register a stream; returns how it is stored (``folder`` or ``table``). ``deskewed``: the stream's clouds
+        come with a ``prepare`` that deskews them; every PCD of the stream then has x_raw y_raw z_raw beside x y z
+        (equal where a sweep could not be deskewed), so the folder has one layout."""
         if kind in FOLDER_KINDS:
+            self._deskewed[name] = deskewed
             (self.tmp / name).mkdir()
             self._index[name] = []
             self._kinds[name] = kind
@@ -119,13 +125,14 @@ class SyncedWriter:
         data: object,
         times: tuple[int, int, int | None],
         *,
-        prepare: Callable[[object], dict[str, Any]] | None = None,
+        prepare: Callable[..., dict[str, Any]] | None = None,
         **extra: Any,
     ) -> None:
         """Write message ``index`` of stream ``name``; ``times`` = (header stamp, stamp on the reference clock,
         record time). ``extra`` goes into the stream's index.csv (folder streams). Files are written by the pool;
-        for a point cloud ``prepare(cloud)`` runs there first (the deskew) and returns more index.csv entries, with
-        ``xyz_deskewed`` (N, 3) replacing x y z (the recorded ones kept as x_raw y_raw z_raw)."""
+        for a point cloud ``prepare(cloud, scratch=...)`` runs there first (the deskew) and returns more index.csv
+        entries, with ``xyz_deskewed`` (N, 3) replacing x y z (the recorded ones kept as x_raw y_raw z_raw);
+        ``scratch`` is the thread's :class:`~sensorfuse._scratch.Scratch` for its work arrays."""
         kind = self._kinds[name]
         header, stamp, log = times
         if kind in TABLE_KINDS:
@@ -176,12 +183,20 @@ class SyncedWriter:
         name: str,
         path: Path,
         cloud: PointCloud,
-        prepare: Callable[[object], dict[str, Any]] | None,
+        prepare: Callable[..., dict[str, Any]] | None,
         row: dict[str, Any],
     ) -> None:
-        more = prepare(cloud) if prepare is not None else {}
-        write_pcd_columns(_cloud_columns(cloud, more.pop("xyz_deskewed", None)), path)
-        row.update(more)
+        rec = _pack_cloud(cloud, self._deskewed[name], self._scratch)
+        if prepare is not None:
+            out = np.ndarray((len(cloud), 3), np.float32, rec, 0, (rec.dtype.itemsize, 4))  # x y z of the records
+            more = prepare(cloud, out=out if self._deskewed[name] else None, scratch=self._scratch)
+            if "xyz_deskewed" not in more and self._deskewed[name]:
+                out[:] = cloud.xyz  # not deskewed: as recorded (index.csv says why)
+            elif not self._deskewed[name] and "xyz_deskewed" in more:
+                raise ValidationError(f"stream {name}: deskewed clouds, but add_stream was not told so")
+            more.pop("xyz_deskewed", None)
+            row.update(more)
+        write_pcd_records(rec, path)
         with self._lock:
             self._index[name].append(row)
 
@@ -295,19 +310,22 @@ def _detached(cloud: PointCloud) -> PointCloud:
     )
 
 
-def _cloud_columns(cloud: PointCloud, xyz_deskewed: np.ndarray | None) -> dict[str, np.ndarray]:
-    cols = cloud_columns(cloud, what=f"cloud at {cloud.stamp_ns}")
-    if xyz_deskewed is not None:
-        raw = {f"{k}_raw": cols[k] for k in ("x", "y", "z")}
-        dt = cloud.xyz.dtype
-        for k, j in (("x", 0), ("y", 1), ("z", 2)):
-            cols[k] = xyz_deskewed[:, j].astype(dt)
-        cols = {
-            **{k: cols[k] for k in ("x", "y", "z")},
-            **raw,
-            **{k: v for k, v in cols.items() if k not in ("x", "y", "z")},
-        }
-    return cols
+def _pack_cloud(cloud: PointCloud, deskewed: bool, scratch: Scratch) -> np.ndarray:
+    """The PCD records of a cloud in the thread's scratch buffer (no per-sweep allocation): x y z, then (for a
+    deskewed stream) x_raw y_raw z_raw as recorded, intensity, ring, t and the extra fields. For a deskewed stream
+    x y z are left for the deskew to fill."""
+    cols = cloud_columns(cloud, what=f"cloud at {cloud.stamp_ns}", cast_time=False)
+    xyz = {k: cols.pop(k) for k in ("x", "y", "z")}
+    dts = [(k, "<f4") for k in xyz]
+    if deskewed:
+        dts += [(f"{k}_raw", "<f4") for k in xyz]
+    dts += [(k, "<u4" if k == "t" else v.dtype.newbyteorder("<")) for k, v in cols.items()]
+    rec = scratch.get("pcd", len(cloud), np.dtype(dts))
+    for k, v in xyz.items():
+        rec[f"{k}_raw" if deskewed else k] = v
+    for k, v in cols.items():
+        rec[k] = v
+    return rec
 
 
 def _image_ext(fmt: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sensorfuse._scratch import Scratch
 from sensorfuse.errors import SensorfuseError, SyncError, TopicNotFound, ValidationError
 from sensorfuse.fusion.associate import associate
 from sensorfuse.fusion.deskew import deskew_points
@@ -196,43 +197,66 @@ class _Deskewer:
     max_shift_m: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def apply(self, name: str, index: int, cloud: PointCloud, *, shift_ns: int) -> dict[str, Any]:
-        """Deskew one cloud whose stamp maps to the reference clock by ``+ shift_ns``; returns the index.csv
-        extras (and ``xyz_deskewed`` for the writer). Called from the writer's threads."""
+    def stream_reason(self, name: str) -> str | None:
+        """Why stream ``name`` cannot be deskewed at all (None if it can be tried sweep by sweep)."""
         if self.mode == "none":
-            return {"deskew": "none"}
-        why = None
+            return "off"
         if self.poses is None:
-            why = "no pose source"
-        elif name not in self.T_base:
-            why = "no extrinsic to the pose body frame"
-        elif cloud.t_offset_ns is None:
+            return "no pose source"
+        if name not in self.T_base:
+            return "no extrinsic to the pose body frame"
+        return None
+
+    def skip(self, name: str, why: str) -> dict[str, Any]:
+        """Count a sweep written as recorded; its index.csv extras."""
+        if why == "off":
+            return {"deskew": "none"}
+        with self._lock:
+            self.counts["not_deskewed"] += 1
+            self.reasons[why] = self.reasons.get(why, 0) + 1
+        return {"deskew": f"none ({why})"}
+
+    def apply(
+        self,
+        name: str,
+        index: int,
+        cloud: PointCloud,
+        *,
+        shift_ns: int,
+        out: np.ndarray | None = None,
+        scratch: Scratch | None = None,
+    ) -> dict[str, Any]:
+        """Deskew one cloud whose stamp maps to the reference clock by ``+ shift_ns``, into ``out`` (N, 3) when
+        given; returns the index.csv extras, with ``xyz_deskewed`` when the sweep was deskewed. Called from the
+        writer's threads; ``scratch`` holds the point times."""
+        why = self.stream_reason(name)
+        if why is None and cloud.t_offset_ns is None:
             why = "no per-point time"
         if why is None and len(cloud):
-            t = cloud.stamp_ns + shift_ns + cloud.t_offset_ns
+            n = len(cloud)
+            t = np.empty(n, np.int64) if scratch is None else scratch.get("deskew_t", n, np.int64)
+            np.add(cloud.t_offset_ns, cloud.stamp_ns + shift_ns, out=t)
             target = self.target_by_msg.get(name, {}).get(index)
             target_kind = self.mode
             if target is None:
                 target, target_kind = int(t.max()), "end"
             try:
-                out = deskew_points(cloud.xyz, t, self.poses, self.T_base[name], target, what=f"{name} {index}")
+                res = deskew_points(
+                    cloud.xyz, t, self.poses, self.T_base[name], target, what=f"{name} {index}", out=out
+                )
             except SensorfuseError as exc:
                 why = f"poses do not cover the sweep ({type(exc).__name__})"
             else:
                 with self._lock:
                     self.counts["deskewed"] += 1
-                    self.max_shift_m = max(self.max_shift_m, out.max_shift_m)
+                    self.max_shift_m = max(self.max_shift_m, res.max_shift_m)
                 return {
                     "deskew": target_kind,
                     "deskew_target_ns": target,
-                    "deskew_max_shift_m": round(out.max_shift_m, 4),
-                    "xyz_deskewed": out.xyz,
+                    "deskew_max_shift_m": round(res.max_shift_m, 4),
+                    "xyz_deskewed": res.xyz,
                 }
-        why = why or "empty cloud"
-        with self._lock:
-            self.counts["not_deskewed"] += 1
-            self.reasons[why] = self.reasons.get(why, 0) + 1
-        return {"deskew": f"none ({why})"}
+        return self.skip(name, why or "empty cloud")
 
 
 def _deskewer(
@@ -398,7 +422,8 @@ def _stream(
     """Pass 2: every message of the selected topics, deskewed where asked, handed to the writer."""
     counts: dict[str, int] = {}
     for name in names.values():
-        writer.add_stream(name, plan.streams[name].kind)
+        kind = plan.streams[name].kind
+        writer.add_stream(name, kind, deskewed=kind == "lidar" and desk.stream_reason(name) is None)
     for k, m in enumerate(reader.read(list(names), lo, hi)):
         name = names[m.topic]
         st = plan.streams[name]
@@ -407,10 +432,14 @@ def _stream(
         header = int(st.stamps_ns[m.index])
         stamp = int(plan.reference_ns[name][m.index])
         log_ns = int(st.log_ns[m.index]) if st.log_ns is not None else None
-        prepare = None
+        prepare, extra = None, {}
         if isinstance(m.data, PointCloud) and st.kind == "lidar":
-            prepare = functools.partial(desk.apply, name, m.index, shift_ns=stamp - header)
-        writer.write(name, m.index, m.data, (header, stamp, log_ns), prepare=prepare)
+            why = desk.stream_reason(name)
+            if why is None:
+                prepare = functools.partial(desk.apply, name, m.index, shift_ns=stamp - header)
+            else:
+                extra = desk.skip(name, why)
+        writer.write(name, m.index, m.data, (header, stamp, log_ns), prepare=prepare, **extra)
         counts[name] = counts.get(name, 0) + 1
         if step is not None and k % 64 == 0:
             step(k)

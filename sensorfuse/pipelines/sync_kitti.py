@@ -61,7 +61,7 @@ class KittiSyncWriter:
         self.out, self.tmp = self._dir.out, self._dir.tmp
         self._writer = KittiRawWriter(self.tmp, rig, lidar=plan.reference, start_ns=int(plan.ref_time_ns[0]))
 
-    def add_stream(self, name: str, kind: str) -> str:
+    def add_stream(self, name: str, kind: str, *, deskewed: bool = False) -> str:
         if name not in self.folder:
             self.skipped_report[self.plan.streams[name].topic] = f"{kind}: no place in KITTI raw (see sync_report)"
             return "skipped"
@@ -75,7 +75,7 @@ class KittiSyncWriter:
         data: object,
         times: tuple[int, int, int | None],
         *,
-        prepare: Callable[[object], dict[str, Any]] | None = None,
+        prepare: Callable[..., dict[str, Any]] | None = None,
         **extra: Any,
     ) -> None:
         frames = self.targets.get(name, {}).get(index)
