@@ -18,14 +18,14 @@ import heapq
 import mmap
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from sensorfuse.errors import FormatError
 from sensorfuse.io.messages import LogMessage
-from sensorfuse.io.reader import StreamInfo
+from sensorfuse.io.reader import Progress, StampScan, StreamInfo
 from sensorfuse.io.ros_convert import kind_of
 from sensorfuse.io.ros_log import (
     RosLogReader,
@@ -161,6 +161,7 @@ class McapReader(RosLogReader):
         self.profile = header.profile
         self._summary = summary if summary is not None and summary.chunk_indexes else None
         self._chunk_cache: tuple[int, list] | None = None
+        self._sparse = False  # True while scanning: pages are faulted in on touch, not populated per chunk
         if self._summary is None:
             schemas, channels = self._scan()
         else:
@@ -344,8 +345,23 @@ class McapReader(RosLogReader):
         return msgs
 
     def _load_chunk(self, k: int) -> list[tuple[int, int, memoryview]]:
-        self._populate(k)
+        if not self._sparse:
+            self._populate(k)
         return _parse_chunk(self._mm, self._chunks[k].chunk_start_offset)
+
+    def scan(
+        self,
+        topics: str | Iterable[str] | None = None,
+        decode: Iterable[str] = (),
+        progress: Progress | None = None,
+    ) -> StampScan:
+        """As :meth:`RosLogReader.scan`, without mapping whole chunks in: the scan reads a few bytes of most
+        messages (record and header fields), so only the pages holding those are faulted in."""
+        self._sparse = True
+        try:
+            return super().scan(topics, decode, progress)
+        finally:
+            self._sparse = False
 
     def _populate(self, k: int) -> None:
         """Map chunk ``k``'s pages in one call (Linux >= 5.14 MADV_POPULATE_READ), instead of one page fault per
