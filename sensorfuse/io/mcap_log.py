@@ -59,6 +59,7 @@ def _register_schema(typestore: object, schema: object) -> None:
 
 
 _MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux value; Python < 3.13 does not name it
+_FAULT_AROUND = 65536  # Linux's default fault_around_bytes
 _CHUNK_HEAD = struct.Struct("<QQQQI")  # record length, message start, end, uncompressed size, crc
 _MSG_HEAD = struct.Struct("<HIQQ")  # channel id, sequence, log time, publish time
 
@@ -161,6 +162,7 @@ class McapReader(RosLogReader):
         self.profile = header.profile
         self._summary = summary if summary is not None and summary.chunk_indexes else None
         self._chunk_cache: tuple[int, list] | None = None
+        self._chunk_ends: list[int] | None = None
         self._sparse = False  # True while scanning: pages are faulted in on touch, not populated per chunk
         if self._summary is None:
             schemas, channels = self._scan()
@@ -221,6 +223,7 @@ class McapReader(RosLogReader):
                     info.log_start_ns, info.log_end_ns = int(t[0]), int(t[-1])
         self._rate_from_times()
         self._describe_first()
+        self._release_all()
 
     def close(self) -> None:
         self._chunk_cache = None
@@ -327,6 +330,14 @@ class McapReader(RosLogReader):
         for topic, lst in per.items():
             arr = np.array(sorted(lst), np.int64).reshape(-1, 3)
             self._idx[topic] = (arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy())
+        self._release_all()  # the index records read through the mapping (a few pages per chunk)
+
+    def _release_all(self) -> None:
+        """Drop every mapped page of the file from this process (the index and first messages read at open)."""
+        if hasattr(mmap, "MADV_DONTNEED") and len(self._mm):
+            with contextlib.suppress(OSError, ValueError):
+                self._mm.madvise(mmap.MADV_DONTNEED)
+            self._chunk_cache = None
 
     def times(self, topic: str) -> np.ndarray:
         self.stream(topic)
@@ -363,6 +374,15 @@ class McapReader(RosLogReader):
         finally:
             self._sparse = False
 
+    def _chunk_end(self, k: int) -> int:
+        """File offset where chunk ``k``'s records end: the next chunk's start (the message indexes lie between)."""
+        if self._chunk_ends is None:
+            starts = sorted(c.chunk_start_offset for c in self._chunks)
+            nxt = dict(zip(starts, [*starts[1:], len(self._mm)], strict=True))
+            self._chunk_ends = [max(nxt[c.chunk_start_offset], c.chunk_start_offset + c.chunk_length + 9)
+                                for c in self._chunks]  # fmt: skip
+        return self._chunk_ends[k]
+
     def _populate(self, k: int) -> None:
         """Map chunk ``k``'s pages in one call (Linux >= 5.14 MADV_POPULATE_READ), instead of one page fault per
         4 KiB on first touch; a no-op where unsupported."""
@@ -375,13 +395,15 @@ class McapReader(RosLogReader):
 
     def _release(self, k: int) -> None:
         """Drop chunk ``k``'s pages from this process (the page cache keeps them; a later access faults them back
-        in from the file), so that reading a long log does not grow the RSS by the file size."""
+        in from the file), so that reading a long log does not grow the RSS by the file size. The range runs to the
+        next chunk, taking the chunk's message-index records (read through the same mapping) with it."""
         if not hasattr(mmap, "MADV_DONTNEED"):
             return
         ci = self._chunks[k]
-        page = mmap.PAGESIZE
-        start = ci.chunk_start_offset // page * page
-        stop = min(len(self._mm), ci.chunk_start_offset + ci.chunk_length + 9)
+        # the kernel maps up to 64 KiB around a faulting page ("fault-around"), so touching a chunk's edge maps pages
+        # of its neighbours; take those too (a neighbour still in use just faults them back)
+        start = max(ci.chunk_start_offset - _FAULT_AROUND, 0) // mmap.PAGESIZE * mmap.PAGESIZE
+        stop = min(len(self._mm), self._chunk_end(k) + _FAULT_AROUND)
         with contextlib.suppress(OSError, ValueError):
             self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
