@@ -368,6 +368,7 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
         notes = list(plan.notes)
         out_rig = _output_rig(reader, base_rig, names, clocks, notes)
         desk = _deskewer(opts, reader, plan, scan.messages, names, clocks, notes)
+        del scan  # the decoded pose messages: the trajectory has what pass 2 needs
         # the record-time window of the frames (+1 s) when --start/--end cut the log
         lo = hi = None
         if opts.start_ns is not None or opts.end_ns is not None:
