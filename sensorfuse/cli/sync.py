@@ -58,6 +58,10 @@ def sync(
     rig: Annotated[Path | None, typer.Option(help="rig file: extrinsics, intrinsics, clocks")] = None,
     deskew: Annotated[str, typer.Option(help="auto (end if poses exist) | end | camera | none")] = "auto",
     deskew_camera: Annotated[str | None, typer.Option(help="camera for --deskew camera (default: the first)")] = None,
+    imu_propagate: Annotated[
+        str,
+        typer.Option(help="integrate the gyro between poses for the deskew: auto (poses slower than 50 Hz) | on | off"),
+    ] = "auto",
     start: Annotated[str | None, typer.Option(help="first frame: 2s from the first frame, or a stamp in ns")] = None,
     end: Annotated[str | None, typer.Option(help="end (exclusive), as --start")] = None,
     format: Annotated[str, typer.Option("--format", help="sensorfuse (lossless) | kitti (KITTI raw synced)")] = (
@@ -92,6 +96,7 @@ def sync(
         rig=rig,
         deskew=deskew,
         deskew_camera=deskew_camera,
+        imu_propagate=imu_propagate,
         start_ns=s,
         end_ns=e,
         window_relative=rel_s or rel_e,

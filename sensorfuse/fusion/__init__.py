@@ -1,6 +1,6 @@
 """Synchronisation of streams whose clocks differ: association (nearest, previous, interpolated) with reported time
 errors and misses, clock offset/drift estimation from record time, interpolation with an explicit status, deskew
-(motion compensation) and stream health. Knows sensorfuse types and arrays only, never a file format."""
+(motion compensation, with poses optionally IMU-propagated) and stream health. Knows sensorfuse types and arrays only, never a file format."""
 
 from sensorfuse.fusion.associate import MODES, Association, associate, median_period_ns
 from sensorfuse.fusion.clock import ClockEstimate, clock_relation, estimate_clock, gps_clock
@@ -15,6 +15,7 @@ from sensorfuse.fusion.interpolate import (
     signal_at,
     tracks_at,
 )
+from sensorfuse.fusion.propagate import Propagated, propagate_poses
 from sensorfuse.health import StreamStats, stream_stats, time_bases
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ClockEstimate",
     "Deskewed",
     "Interpolated",
+    "Propagated",
     "StreamStats",
     "associate",
     "clock_relation",
@@ -35,6 +37,7 @@ __all__ = [
     "imu_at",
     "median_period_ns",
     "poses_at",
+    "propagate_poses",
     "require_ok",
     "signal_at",
     "stream_stats",

@@ -34,11 +34,14 @@ from sensorfuse.io.reader import NO_STAMP, LogReader
 from sensorfuse.io.rigfile import load_rig
 from sensorfuse.io.synced import FOLDER_KINDS, TABLE_KINDS, SyncedWriter
 from sensorfuse.rig import ClockModel, Extrinsic, Provenance, Rig, Sensor
-from sensorfuse.types import PointCloud, PoseTrajectory
+from sensorfuse.types import ImuSamples, PointCloud, PoseTrajectory
 
 __all__ = ["DESKEW", "SyncOptions", "run_sync", "stream_name"]
 
 DESKEW = ("auto", "end", "camera", "none")
+IMU_PROPAGATE = ("auto", "on", "off")
+#: ``--imu-propagate auto`` integrates the gyro between poses when the pose source is slower than this
+PROPAGATE_BELOW_HZ = 50.0
 SYNC_KINDS = FOLDER_KINDS + TABLE_KINDS
 #: progress callback: (stage, done, total)
 Progress = Callable[[str, int, int], None]
@@ -61,6 +64,7 @@ class SyncOptions:
     format: str = "sensorfuse"
     estimate: str = "unrelated"
     overwrite: bool = False
+    imu_propagate: str = "auto"
 
 
 def stream_name(topic: str) -> str:
@@ -195,6 +199,8 @@ class _Deskewer:
     counts: dict[str, int] = field(default_factory=lambda: {"deskewed": 0, "not_deskewed": 0})
     reasons: dict[str, int] = field(default_factory=dict)
     max_shift_m: float = 0.0
+    propagation: dict[str, Any] = field(default_factory=dict)
+    max_gap_ns: int | None = None  # pose-gap limit (set for an IMU-densified trajectory: the original poses')
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stream_reason(self, name: str) -> str | None:
@@ -242,7 +248,14 @@ class _Deskewer:
                 target, target_kind = int(t.max()), "end"
             try:
                 res = deskew_points(
-                    cloud.xyz, t, self.poses, self.T_base[name], target, what=f"{name} {index}", out=out
+                    cloud.xyz,
+                    t,
+                    self.poses,
+                    self.T_base[name],
+                    target,
+                    what=f"{name} {index}",
+                    out=out,
+                    max_gap_ns=self.max_gap_ns,
                 )
             except SensorfuseError as exc:
                 why = f"poses do not cover the sweep ({type(exc).__name__})"
@@ -270,7 +283,8 @@ def _deskewer(
 ) -> _Deskewer:
     lidars = [n for n, s in plan.streams.items() if s.kind == "lidar"]
     mode = opts.deskew
-    pose_topic = next(iter(poses_msgs), None)
+    pose_topic = next((t for t in poses_msgs if reader.stream(t).kind == "pose"), None)
+    imu_topic = next((t for t in poses_msgs if reader.stream(t).kind == "imu"), None)
     if mode == "none" or not lidars:
         return _Deskewer("none", None, {}, {}, "")
     poses = None
@@ -294,6 +308,12 @@ def _deskewer(
         notes.append("deskew: no pose stream in the log, clouds written as recorded")
         return _Deskewer("none", None, {}, {}, "")
     tree = reader.tf_tree()
+    propagation: dict[str, Any] = {}
+    max_gap = None
+    if imu_topic is not None:
+        poses, source, propagation, max_gap = _propagate(
+            poses, source, poses_msgs[imu_topic], imu_topic, names, clocks, tree, notes
+        )
     T_base = {}
     for n in lidars:
         frame = reader.stream(plan.streams[n].topic).frame_id
@@ -316,7 +336,60 @@ def _deskewer(
             t_target = t_cam[np.maximum(a.index, 0)]
             targets[n] = {int(i): int(t_target[i]) for i in np.flatnonzero(~a.missing & ls.ok)}
         source += f"; target: {cam} stamp (mid-exposure), sweep end where no {cam} frame is within tolerance"
-    return _Deskewer(mode, poses, T_base, targets, source)
+    return _Deskewer(mode, poses, T_base, targets, source, propagation=propagation, max_gap_ns=max_gap)
+
+
+def _propagation_imu(opts: SyncOptions, reader: LogReader, topics: list[str], pose_topics: list[str]) -> list[str]:
+    """The IMU topic to integrate between poses for the deskew (decoded in the stamp pass), if any."""
+    imus = [t for t in topics if reader.stream(t).kind == "imu"]
+    if opts.deskew == "none" or opts.imu_propagate == "off" or not pose_topics:
+        return []
+    if not imus:
+        if opts.imu_propagate == "on":
+            raise SyncError("--imu-propagate on: the log has no IMU stream among the selected topics")
+        return []
+    rate = reader.stream(pose_topics[0]).rate_hz or 0.0
+    if opts.imu_propagate == "auto" and rate >= PROPAGATE_BELOW_HZ:
+        return []
+    return imus[:1]
+
+
+def _propagate(
+    poses: PoseTrajectory,
+    source: str,
+    msgs: list,
+    topic: str,
+    names: dict[str, str],
+    clocks: dict[str, ClockChoice],
+    tree: Any,
+    notes: list[str],
+) -> tuple[PoseTrajectory, str, dict[str, Any], int | None]:
+    """Poses with the rotation between them integrated from the IMU (:func:`sensorfuse.fusion.propagate_poses`)."""
+    from sensorfuse.fusion.propagate import propagate_poses
+
+    blocks = [m.data for m in msgs if isinstance(m.data, ImuSamples) and len(m.data)]
+    if not blocks:
+        notes.append(f"deskew: no readable IMU samples on {topic}; poses interpolated without the gyro")
+        return poses, source, {}, None
+    frame = blocks[0].frame_id
+    try:
+        T_bi = tree.lookup(poses.body_frame, frame)
+    except SensorfuseError as exc:
+        notes.append(f"deskew: no static transform {poses.body_frame} <- {frame} ({exc}); IMU not used for the poses")
+        return poses, source, {}, None
+    t = clocks[names[topic]].clock.to_reference(np.concatenate([b.stamp_ns for b in blocks]))
+    gyro = np.concatenate([b.gyro for b in blocks])
+    order = np.argsort(t, kind="stable")
+    t, gyro = t[order], gyro[order]
+    keep = np.r_[True, t[1:] != t[:-1]]
+    imu = ImuSamples(t[keep], gyro[keep], np.zeros_like(gyro[keep]), frame)
+    res = propagate_poses(poses, imu, T_bi)
+    summary = {"imu": names[topic], **res.summary()}
+    source += (
+        f"; rotation between poses integrated from {names[topic]} ({res.propagated} of {res.intervals} intervals, "
+        f"gyro vs poses median {summary['gyro_residual_deg_median']} deg)"
+    )
+    return res.trajectory, source, summary, res.max_gap_ns
 
 
 def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -327,6 +400,8 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
     """
     if opts.deskew not in DESKEW:
         raise ValidationError(f"--deskew {opts.deskew!r}; expected one of {', '.join(DESKEW)}")
+    if opts.imu_propagate not in IMU_PROPAGATE:
+        raise ValidationError(f"--imu-propagate {opts.imu_propagate!r}; expected one of {', '.join(IMU_PROPAGATE)}")
     if opts.format not in ("sensorfuse", "kitti"):
         raise ValidationError(f"--format {opts.format!r}; expected sensorfuse or kitti")
     t0 = time.perf_counter()
@@ -340,11 +415,12 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
             rig_clocks = {names[s.topic]: s.clock for s in base_rig.sensors if s.topic in names}
         total = sum(reader.stream(t).count for t in topics)
         pose_topics = [t for t in topics if reader.stream(t).kind == "pose"][:1]
+        imu_topics = _propagation_imu(opts, reader, topics, pose_topics)
 
         def tick(stage: str) -> Callable[[int], None] | None:
             return None if progress is None else (lambda k: progress(stage, k, total))
 
-        scan = reader.scan(topics, decode=pose_topics, progress=tick("stamps"))
+        scan = reader.scan(topics, decode=pose_topics + imu_topics, progress=tick("stamps"))
         timings = []
         for t in topics:
             info = reader.stream(t)
@@ -398,6 +474,7 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
                         **desk.counts,
                         "reasons": desk.reasons,
                         "max_shift_m": round(desk.max_shift_m, 4),
+                        "imu_propagation": desk.propagation or None,
                     },
                     "notes": notes,
                     "wall_time_s": round(time.perf_counter() - t0, 3),
