@@ -249,3 +249,40 @@ def test_imu_propagation_of_the_pose_source(faulty, tmp_path):
     assert 0 < d.max() < 0.002
     with pytest.raises(ValidationError, match="imu-propagate"):
         run_sync(res.log, tmp_path / "bad", SyncOptions(imu_propagate="maybe"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/self/smaps")
+def test_reading_a_log_keeps_few_of_its_pages_mapped(tmp_path):
+    """The MCAP reader maps the file and drops a chunk's pages once its last message has been handed out. Two
+    streams written one after the other give chunks that overlap in time, so messages of a chunk are still waiting
+    in the merge when the next chunk is read: after decoding every message (which touches its bytes) the process
+    must hold a few chunks of the log, not the file (before the fix: most of it)."""
+    from sensorfuse.io import open as open_log
+    from sensorfuse.io.rosbag_writer import LogWriter
+    from sensorfuse.types import CompressedImage
+
+    rng = np.random.default_rng(0)
+    t0 = 1_700_000_000 * 10**9
+    with LogWriter(tmp_path / "log", "mcap") as w:
+        for topic in ("/a/image/compressed", "/b/image/compressed"):
+            for i in range(120):
+                t = t0 + i * 10 * MS
+                w.write(topic, t, CompressedImage(rng.bytes(100_000), "jpeg", t, topic[1]))
+    path = next((tmp_path / "log").glob("*.mcap"))
+
+    def mapped_kb() -> int:
+        kb, inside = 0, False
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            head = line.split()
+            if head and "-" in head[0] and len(head) >= 5:
+                inside = line.endswith(str(path))
+            elif inside and head[0] == "Rss:":
+                kb += int(head[1])
+        return kb
+
+    with open_log(tmp_path / "log") as r:
+        n = sum(len(m.data.data) > 0 for m in r.read(list(r.streams)))
+        after = mapped_kb()
+    assert n == 240
+    size_kb = path.stat().st_size // 1024
+    assert after < 0.2 * size_kb, (after, size_kb)
