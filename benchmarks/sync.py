@@ -9,7 +9,8 @@ For each log (full rig: 64-beam LiDAR 10 Hz, two 1280x720 cameras 30 Hz, IMU 200
 - CPU time (user + system) of fuse-sync and the number of files it wrote: creating a file costs ~0.03-0.75 ms of
   kernel time on the ext4 disk of the 2-core CI machine (varying with background writeback) against ~6 us on tmpfs,
   so fuse-sync runs twice, writing to ``--out`` on disk (default /tmp) and to ``--tmpfs`` (default /dev/shm, skipped
-  if absent), to show how much of the wall time is the filesystem.
+  if absent), to show how much of the wall time is the filesystem. Every run starts after ``sync`` (no dirty pages
+  left by the previous one).
 
 Logs are made once with ``fuse-sim DIR --rig full --duration D --format mcap --truth-images 0`` (``--image-format
 raw`` for the raw-image log) and reused from --logs.
@@ -21,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 CHILD = r"""
@@ -55,6 +58,8 @@ print(json.dumps({"wall_s": dt, "messages": n, "peak_rss_mb": ru.ru_maxrss / 102
 
 
 def _run(log: Path, what: str, tmp: str | None = None) -> dict:
+    os.sync()  # start from no dirty pages: the previous run's writeback must not be charged to this one
+    time.sleep(1.0)
     out = Path(tempfile.mkdtemp(dir=tmp)) / "out"
     try:
         p = subprocess.run([sys.executable, "-c", CHILD, str(log), str(out), what], capture_output=True, text=True)
