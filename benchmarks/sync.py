@@ -6,6 +6,8 @@ For each log (full rig: 64-beam LiDAR 10 Hz, two 1280x720 cameras 30 Hz, IMU 200
 - ``rosbags``: ``AnyReader`` + ``deserialize_cdr`` over the same topics, nothing else (the baseline of the issue);
 - real-time factor = log duration / fuse-sync wall time; ratio = fuse-sync / rosbags;
 - peak RSS of fuse-sync in a fresh process (``ru_maxrss``), for the memory bound (60 s vs 10 s log);
+- ``write``: the floor on disk: files of the sizes fuse-sync wrote, written by one Python thread from one buffer
+  (wall / system CPU seconds), nothing else;
 - CPU time (user + system) of fuse-sync and the number of files it wrote: creating a file costs ~0.03-0.75 ms of
   kernel time on the ext4 disk of the 2-core CI machine (varying with background writeback) against ~6 us on tmpfs,
   so fuse-sync runs twice, writing to ``--out`` on disk (default /tmp) and to ``--tmpfs`` (default /dev/shm, skipped
@@ -41,7 +43,21 @@ if what == "sync":
     t = time.perf_counter(); r = run_sync(log, out, SyncOptions()); dt = time.perf_counter() - t
     c1 = os.times()
     n = sum(r["written"].values())
-    files = sum(len(f) for _, _, f in os.walk(out))
+    sizes = [os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs]
+    files = len(sizes)
+    Path(out + ".sizes.json").write_text(json.dumps(sizes))
+elif what.startswith("write:"):  # the floor: write files of the sizes fuse-sync wrote, nothing else
+    sizes = json.loads(Path(what[6:]).read_text())
+    buf = os.urandom(max(sizes))
+    os.makedirs(out)
+    c0 = os.times()
+    t = time.perf_counter()
+    for k, size in enumerate(sizes):
+        with open(os.path.join(out, f"{k:06d}.bin"), "wb") as f:
+            f.write(memoryview(buf)[:size])
+    dt = time.perf_counter() - t
+    c1 = os.times()
+    n = files = len(sizes)
 else:
     from rosbags.highlevel import AnyReader
     t = time.perf_counter(); n = 0
@@ -57,7 +73,7 @@ print(json.dumps({"wall_s": dt, "messages": n, "peak_rss_mb": ru.ru_maxrss / 102
 """
 
 
-def _run(log: Path, what: str, tmp: str | None = None) -> dict:
+def _run(log: Path, what: str, tmp: str | None = None, sizes: Path | None = None) -> dict:
     os.sync()  # start from no dirty pages: the previous run's writeback must not be charged to this one
     time.sleep(1.0)
     out = Path(tempfile.mkdtemp(dir=tmp)) / "out"
@@ -65,13 +81,15 @@ def _run(log: Path, what: str, tmp: str | None = None) -> dict:
         p = subprocess.run([sys.executable, "-c", CHILD, str(log), str(out), what], capture_output=True, text=True)
         if p.returncode:
             raise SystemExit(p.stderr)
+        if sizes is not None and Path(str(out) + ".sizes.json").exists():
+            shutil.copy(str(out) + ".sizes.json", sizes)
         return json.loads(p.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
 
 
-def _best(log: Path, what: str, tmp: str | None, repeat: int) -> dict:
-    return min((_run(log, what, tmp) for _ in range(repeat)), key=lambda r: r["wall_s"])
+def _best(log: Path, what: str, tmp: str | None, repeat: int, sizes: Path | None = None) -> dict:
+    return min((_run(log, what, tmp, sizes) for _ in range(repeat)), key=lambda r: r["wall_s"])
 
 
 def main() -> None:
@@ -89,17 +107,21 @@ def main() -> None:
         if not log.exists():
             print(f"skip {name}: {log} missing (make it with fuse-sim, see the docstring)")
             continue
+        sizes = Path(tempfile.mkdtemp()) / "sizes.json"
         base = _best(log, "rosbags", None, args.repeat)
-        ours = _best(log, "sync", args.out, args.repeat)
+        ours = _best(log, "sync", args.out, args.repeat, sizes)
+        write = _best(log, f"write:{sizes}", args.out, args.repeat)
+        shutil.rmtree(sizes.parent, ignore_errors=True)
         shm = _best(log, "sync", tmpfs, args.repeat) if tmpfs else None
-        rows.append((name, dur, ours, base, shm))
+        rows.append((name, dur, ours, base, shm, write))
     print(
-        f"{'log':8} {'msgs':>6} {'files':>6} {'rosbags s':>9} {'fuse-sync s':>11} {'ratio':>6} {'x real':>7} "
-        f"{'cpu u+s s':>10} {'RSS MB':>7} | {'tmpfs s':>7} {'ratio':>6} {'x real':>7} {'RSS MB':>7}"
+        f"{'log':8} {'msgs':>6} {'files':>6} {'rosbags s':>9} {'write s':>8} {'fuse-sync s':>11} {'ratio':>6} "
+        f"{'x real':>7} {'cpu u+s s':>10} {'RSS MB':>7} | {'tmpfs s':>7} {'ratio':>6} {'x real':>7} {'RSS MB':>7}"
     )
-    for name, dur, ours, base, shm in rows:
+    for name, dur, ours, base, shm, write in rows:
         line = (
-            f"{name:8} {ours['messages']:6d} {ours['files']:6d} {base['wall_s']:9.2f} {ours['wall_s']:11.2f} "
+            f"{name:8} {ours['messages']:6d} {ours['files']:6d} {base['wall_s']:9.2f} "
+            f"{write['wall_s']:4.2f}/{write['sys_s']:<3.1f} {ours['wall_s']:11.2f} "
             f"{ours['wall_s'] / base['wall_s']:6.2f} {dur / ours['wall_s']:7.1f} "
             f"{ours['user_s']:4.1f}+{ours['sys_s']:<4.1f} {ours['peak_rss_mb']:7.0f} |"
         )
