@@ -1,0 +1,277 @@
+"""Point clouds into images: numba kernels for transform + projection (pinhole, Brown-Conrady, Kannala-Brandt) and a
+z-buffer, with the numpy reference (:meth:`CameraModel.project <sensorfuse.geometry.camera.CameraModel.project>`)
+beside them.
+
+``project_cloud(points, T_cam_src, camera)`` returns, per point, the pixel coordinates, the depth (z in the camera
+frame) and a validity mask with the same rules as the reference: in front of the camera (pinhole, Brown-Conrady), or
+inside the monotonic angle range (Kannala-Brandt); inside the distortion model's monotonic radius, so strong
+distortion never folds far-off points back into the image; inside the image ``[-0.5, W - 0.5) x [-0.5, H - 0.5)``;
+finite input. Invalid points get NaN pixel coordinates.
+
+With ``zbuffer=True`` it also returns the sparse depth image (nearest depth per pixel, 0 where no point lands; each
+point covers the ``(2 * splat + 1)^2`` pixels around its own; depth is z, or the range for Kannala-Brandt, whose field
+of view reaches past 90 degrees) and, per point, whether it is visible: its depth is
+within ``occlusion_tol`` (relative) of the nearest depth at its pixel, so a point hidden behind a nearer surface is not
+painted onto it. The z-buffer runs serially over the points: the result does not depend on thread scheduling.
+
+The kernels are compiled on first use and cached on disk (``cache=True``): a second process loads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from sensorfuse.errors import ValidationError
+from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.transforms import check_transform
+
+__all__ = ["Projection", "project_cloud", "project_cloud_numpy", "zbuffer_numpy"]
+
+_MODEL_ID = {"pinhole": 0, "brown_conrady": 1, "kannala_brandt": 2}
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Result of :func:`project_cloud`.
+
+    Attributes:
+        uv: (N, 2) pixel coordinates (NaN where not valid).
+        depth: (N,) z in the camera frame, m (for every finite point, valid or not).
+        valid: (N,) in front, inside the model's valid range and inside the image.
+        visible: (N,) valid and not hidden behind a nearer point at its pixel (None without z-buffer).
+        depth_image: (H, W) float32 nearest depth per pixel (z; range for Kannala-Brandt), 0 where empty (None
+            without z-buffer).
+    """
+
+    uv: np.ndarray
+    depth: np.ndarray
+    valid: np.ndarray
+    visible: np.ndarray | None = None
+    depth_image: np.ndarray | None = None
+
+
+@nb.njit(cache=True, nogil=True)
+def _project_kernel(
+    P: np.ndarray,
+    T: np.ndarray,
+    model: int,
+    fx: float,
+    skew: float,
+    cx: float,
+    fy: float,
+    cy: float,
+    c: np.ndarray,
+    r_max: float,
+    width: int,
+    height: int,
+    uv: np.ndarray,
+    depth: np.ndarray,
+    dist: np.ndarray,
+    valid: np.ndarray,
+) -> int:
+    """Transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range) and valid; returns
+    the valid count."""
+    n = P.shape[0]
+    count = 0
+    r2_max = r_max * r_max
+    u_lo, v_lo = -0.5, -0.5
+    u_hi, v_hi = width - 0.5, height - 0.5
+    for i in range(n):
+        px, py, pz = float(P[i, 0]), float(P[i, 1]), float(P[i, 2])
+        X = T[0, 0] * px + T[0, 1] * py + T[0, 2] * pz + T[0, 3]
+        Y = T[1, 0] * px + T[1, 1] * py + T[1, 2] * pz + T[1, 3]
+        Z = T[2, 0] * px + T[2, 1] * py + T[2, 2] * pz + T[2, 3]
+        depth[i] = Z
+        dist[i] = np.sqrt(X * X + Y * Y + Z * Z)
+        ok = np.isfinite(X) and np.isfinite(Y) and np.isfinite(Z)
+        xd = 0.0
+        yd = 0.0
+        if ok:
+            if model == 2:  # Kannala-Brandt
+                rxy = np.sqrt(X * X + Y * Y)
+                theta = np.arctan2(rxy, Z)
+                ok = theta <= r_max and (rxy > 0.0 or Z > 0.0)
+                if ok:
+                    t2 = theta * theta
+                    td = theta * (1.0 + t2 * (c[0] + t2 * (c[1] + t2 * (c[2] + t2 * c[3]))))
+                    s = td / rxy if rxy > 0.0 else 0.0
+                    xd = X * s
+                    yd = Y * s
+            else:
+                ok = Z > 0.0
+                if ok:
+                    x = X / Z
+                    y = Y / Z
+                    if model == 1:  # Brown-Conrady (OpenCV rational + tangential)
+                        r2 = x * x + y * y
+                        ok = r2 <= r2_max
+                        num = 1.0 + r2 * (c[0] + r2 * (c[1] + r2 * c[4]))
+                        den = 1.0 + r2 * (c[5] + r2 * (c[6] + r2 * c[7]))
+                        g = num / den
+                        xy2 = 2.0 * x * y
+                        xd = x * g + c[2] * xy2 + c[3] * (r2 + 2.0 * x * x)
+                        yd = y * g + c[2] * (r2 + 2.0 * y * y) + c[3] * xy2
+                    else:
+                        xd = x
+                        yd = y
+        if ok:
+            u = fx * xd + skew * yd + cx
+            v = fy * yd + cy
+            ok = u >= u_lo and u < u_hi and v >= v_lo and v < v_hi
+        if ok:
+            uv[i, 0] = u
+            uv[i, 1] = v
+            count += 1
+        else:
+            uv[i, 0] = np.nan
+            uv[i, 1] = np.nan
+        valid[i] = ok
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def _zbuffer_kernel(
+    uv: np.ndarray,
+    depth: np.ndarray,
+    valid: np.ndarray,
+    splat: int,
+    tol: float,
+    image: np.ndarray,
+    visible: np.ndarray,
+) -> None:
+    """Nearest depth per pixel (splatted), then per-point visibility against it; serial, so deterministic."""
+    h, w = image.shape
+    n = uv.shape[0]
+    for i in range(n):
+        if not valid[i]:
+            continue
+        cu = int(np.floor(uv[i, 0] + 0.5))
+        cv = int(np.floor(uv[i, 1] + 0.5))
+        d = depth[i]
+        for dv in range(-splat, splat + 1):
+            r = cv + dv
+            if r < 0 or r >= h:
+                continue
+            for du in range(-splat, splat + 1):
+                q = cu + du
+                if q < 0 or q >= w:
+                    continue
+                cur = image[r, q]
+                if cur == 0.0 or d < cur:
+                    image[r, q] = d
+    for i in range(n):
+        if not valid[i]:
+            visible[i] = False
+            continue
+        cu = int(np.floor(uv[i, 0] + 0.5))
+        cv = int(np.floor(uv[i, 1] + 0.5))
+        visible[i] = depth[i] <= image[cv, cu] * (1.0 + tol)
+
+
+def _check_points(points: object, what: str) -> np.ndarray:
+    P = np.asarray(points)
+    if P.ndim != 2 or P.shape[1] != 3:
+        raise ValidationError(f"{what}: expected (N, 3) points, got shape {P.shape}")
+    if P.dtype not in (np.float32, np.float64):
+        if P.dtype.kind not in "fiu":
+            raise ValidationError(f"{what}: expected float points, got dtype {P.dtype}")
+        P = P.astype(np.float64)
+    return P
+
+
+def project_cloud(
+    points: object,
+    T_cam_src: object,
+    camera: CameraModel,
+    *,
+    zbuffer: bool = False,
+    splat: int = 0,
+    occlusion_tol: float = 0.02,
+    what: str = "points",
+) -> Projection:
+    """Project (N, 3) points from a source frame (LiDAR) into ``camera`` with the numba kernels (see the module
+    docstring). float32 or float64 points, any strides; others are converted, non-numeric ones refused.
+
+    Raises:
+        ValidationError: wrong shapes or dtypes, a non-rigid transform, a negative splat.
+    """
+    P = _check_points(points, what)
+    T = check_transform(T_cam_src, "T_cam_src")
+    if T.shape != (4, 4):
+        raise ValidationError(f"T_cam_src: expected one 4x4 transform, got shape {T.shape}")
+    if splat < 0:
+        raise ValidationError(f"splat: expected >= 0 pixels, got {splat}")
+    n = P.shape[0]
+    uv = np.empty((n, 2))
+    depth = np.empty(n)
+    dist = np.empty(n)
+    valid = np.empty(n, np.bool_)
+    K = camera.K
+    c = np.zeros(8)
+    c[: camera.dist.size] = camera.dist
+    model = _MODEL_ID[camera.model]
+    r_max = camera.max_undistorted_radius if model else np.inf
+    _project_kernel(
+        P, np.ascontiguousarray(T[:3]), model, K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], c, r_max,
+        camera.width, camera.height, uv, depth, dist, valid,
+    )  # fmt: skip
+    if not zbuffer:
+        return Projection(uv, depth, valid)
+    image = np.zeros((camera.height, camera.width), np.float64)
+    visible = np.empty(n, np.bool_)
+    key = dist if model == 2 else depth  # a fisheye sees points with z <= 0: occlusion by range along the ray
+    _zbuffer_kernel(uv, key, valid, int(splat), float(occlusion_tol), image, visible)
+    return Projection(uv, depth, valid, visible, image.astype(np.float32))
+
+
+def project_cloud_numpy(
+    points: object,
+    T_cam_src: object,
+    camera: CameraModel,
+    *,
+    zbuffer: bool = False,
+    splat: int = 0,
+    occlusion_tol: float = 0.02,
+) -> Projection:
+    """The vectorised numpy reference of :func:`project_cloud` (same rules, same outputs), for tests and benchmarks."""
+    P = _check_points(points, "points").astype(np.float64)
+    T = check_transform(T_cam_src, "T_cam_src")
+    Pc = P @ T[:3, :3].T + T[:3, 3]
+    uv, valid = camera._project(Pc)
+    valid &= camera.in_image(uv)
+    uv[~valid] = np.nan
+    depth = Pc[:, 2]
+    if not zbuffer:
+        return Projection(uv, depth, valid)
+    key = np.linalg.norm(Pc, axis=1) if camera.model == "kannala_brandt" else depth
+    image, visible = zbuffer_numpy(uv, key, valid, camera.width, camera.height, splat, occlusion_tol)
+    return Projection(uv, depth, valid, visible, image)
+
+
+def zbuffer_numpy(
+    uv: np.ndarray,
+    depth: np.ndarray,
+    valid: np.ndarray,
+    width: int,
+    height: int,
+    splat: int = 0,
+    occlusion_tol: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest depth per pixel (``np.minimum.at``) and per-point visibility: the numpy reference of the kernel."""
+    idx = np.flatnonzero(valid)
+    cu = np.floor(uv[idx, 0] + 0.5).astype(np.int64)
+    cv = np.floor(uv[idx, 1] + 0.5).astype(np.int64)
+    d = depth[idx]
+    flat = np.full(height * width, np.inf)
+    for dv in range(-splat, splat + 1):
+        for du in range(-splat, splat + 1):
+            r, q = cv + dv, cu + du
+            inside = (r >= 0) & (r < height) & (q >= 0) & (q < width)
+            np.minimum.at(flat, r[inside] * width + q[inside], d[inside])
+    image = np.where(np.isinf(flat), 0.0, flat).reshape(height, width)
+    visible = np.zeros(valid.shape, bool)
+    visible[idx] = d <= image[cv, cu] * (1.0 + occlusion_tol)
+    return image.astype(np.float32), visible
