@@ -105,3 +105,79 @@ def test_second_process_loads_the_kernels_from_the_cache():
     misses, hits = int(out[0]), int(out[1])
     assert misses == 0
     assert hits >= 2
+
+
+def test_kitti_label_boxes_project_onto_their_2d_boxes_and_hold_their_points(shared_data):
+    """label_2 3D boxes -> 2D boxes with the frame's calibration: mean IoU with the labelled 2D boxes >= 0.8 on every
+    labelled frame; points in the boxes (velodyne frame) as the numpy reference finds them."""
+    from sensorfuse.geometry.projection import box_to_image, points_in_boxes, points_in_boxes_numpy
+    from sensorfuse.io.kitti import read_kitti_object_calib, read_velodyne_bin
+    from sensorfuse.io.labels import read_kitti_labels
+    from sensorfuse.types import Box2D, Box3D
+
+    d = shared_data / "kitti_object" / "training"
+    frames = sorted(p.stem for p in (d / "label_2").glob("*.txt"))
+    assert len(frames) >= 4
+    for fr in frames:
+        cal = read_kitti_object_calib(d / "calib" / f"{fr}.txt")
+        cam = CameraModel(cal.K(2), np.zeros(0), "pinhole", 1242, 375)
+        T = cal.T_camrect_cam0rect(2)
+        boxes = read_kitti_labels(d / "label_2" / f"{fr}.txt")
+        ious = []
+        for b in boxes:
+            _, clip = box_to_image(b.corners() @ T[:3, :3].T + T[:3, 3], cam)
+            lab = Box2D(*b.attributes["bbox_2d"], "cam2", 0, b.label)
+            ious.append(0.0 if clip is None else Box2D(*clip, "cam2", 0, b.label).iou(lab))
+        assert np.mean(ious) >= 0.8, (fr, ious)
+        T_vc = np.linalg.inv(cal.T_cam0rect_velo)
+        vb = [Box3D(T_vc[:3, :3] @ b.center + T_vc[:3, 3], b.size, T_vc[:3, :3] @ b.rotation, "velodyne", 0, b.label)
+              for b in boxes]  # fmt: skip
+        xyz = read_velodyne_bin(d / "velodyne" / f"{fr}.bin").xyz
+        first, counts = points_in_boxes(xyz, vb)
+        ref_first, ref_counts = points_in_boxes_numpy(xyz, vb)
+        np.testing.assert_array_equal(first, ref_first)
+        np.testing.assert_array_equal(counts, ref_counts)
+        assert (counts > 0).all()
+
+
+def test_box_partly_behind_the_camera_is_clipped_at_the_near_plane():
+    from sensorfuse.geometry.projection import box_to_image
+    from sensorfuse.types import Box3D
+
+    cam = CameraModel(np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]]), np.zeros(0), "pinhole", 640, 480)
+    # a 4 m long box along the optical axis from z = -1 to z = 3, offset to the right: only its front part is seen
+    R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])  # box x, y, z -> camera z, -x, -y
+    box = Box3D([1.0, 0.0, 1.0], [4.0, 1.0, 1.0], R, frame_id="cam", stamp_ns=0, label="car")
+    corners = box.corners()  # x in [0.5, 1.5], z in [-1, 3]
+    _, clip = box_to_image(corners, cam)
+    assert clip is not None
+    assert clip[0] > 320  # the box is right of the axis: it never jumps to the left half
+    assert clip[2] == pytest.approx(639.5)  # and runs out of the image on the right (truncated)
+    # every corner behind the camera: nothing
+    assert box_to_image(corners - [0, 0, 10.0], cam) == (None, None)
+
+
+def test_colourise_paints_only_visible_points():
+    from sensorfuse.geometry.projection import colourise, sample_bilinear
+
+    cam = CameraModel(np.array([[100.0, 0, 31.5], [0, 100, 23.5], [0, 0, 1]]), np.zeros(0), "pinhole", 64, 48)
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[..., 2] = 255  # red in BGR
+    pts = np.array([[0.0, 0.0, 5.0], [0.0, 0.0, 9.0], [0.3, 0.0, 9.0]])  # the second is behind the first
+    colours, which = colourise(pts, [(np.eye(4), cam, img)])
+    assert which.tolist() == [0, -1, 0]
+    assert colours[0].tolist() == [0.0, 0.0, 255.0]
+    assert np.isnan(colours[1]).all()
+    # a second camera beside the first sees the hidden point
+    T2 = np.eye(4)
+    T2[0, 3] = -2.0
+    img2 = np.full((48, 64, 3), 7, np.uint8)
+    colours, which = colourise(pts, [(np.eye(4), cam, img), (T2, cam, img2)])
+    assert which.tolist() == [0, 1, 0]
+    assert colours[1].tolist() == [7.0, 7.0, 7.0]
+    # bilinear: exact on a linear ramp
+    ramp = np.tile(np.arange(64, dtype=np.float32), (48, 1))
+    s = sample_bilinear(ramp, np.array([[10.25, 5.5], [0.0, 0.0], [63.0, 47.0]]))
+    np.testing.assert_allclose(s[:, 0], [10.25, 0.0, 63.0])
+    with pytest.raises(SensorfuseError, match="image is"):
+        colourise(pts, [(np.eye(4), cam, np.zeros((10, 10, 3), np.uint8))])

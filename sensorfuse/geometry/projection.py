@@ -28,7 +28,18 @@ from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_transform
 
-__all__ = ["Projection", "project_cloud", "project_cloud_numpy", "zbuffer_numpy"]
+__all__ = [
+    "Projection",
+    "box_to_image",
+    "colourise",
+    "points_in_boxes",
+    "points_in_boxes_numpy",
+    "points_in_image_box",
+    "project_cloud",
+    "project_cloud_numpy",
+    "sample_bilinear",
+    "zbuffer_numpy",
+]
 
 _MODEL_ID = {"pinhole": 0, "brown_conrady": 1, "kannala_brandt": 2}
 
@@ -275,3 +286,203 @@ def zbuffer_numpy(
     visible = np.zeros(valid.shape, bool)
     visible[idx] = d <= image[cv, cu] * (1.0 + occlusion_tol)
     return image.astype(np.float32), visible
+
+
+# -- colour ----------------------------------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True, nogil=True)
+def _bilinear_kernel(image: np.ndarray, uv: np.ndarray, mask: np.ndarray, out: np.ndarray) -> None:
+    """Bilinear samples of ``image`` (H, W, C) at ``uv`` where ``mask``; pixel centres at integers, edges clamped."""
+    h, w, nc = image.shape
+    for i in range(uv.shape[0]):
+        if not mask[i]:
+            continue
+        u = min(max(uv[i, 0], 0.0), w - 1.0)
+        v = min(max(uv[i, 1], 0.0), h - 1.0)
+        u0 = min(int(u), w - 2) if w > 1 else 0
+        v0 = min(int(v), h - 2) if h > 1 else 0
+        fu = u - u0
+        fv = v - v0
+        u1 = min(u0 + 1, w - 1)
+        v1 = min(v0 + 1, h - 1)
+        for ch in range(nc):
+            top = image[v0, u0, ch] * (1.0 - fu) + image[v0, u1, ch] * fu
+            bottom = image[v1, u0, ch] * (1.0 - fu) + image[v1, u1, ch] * fu
+            out[i, ch] = top * (1.0 - fv) + bottom * fv
+
+
+def sample_bilinear(image: object, uv: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(N, C) float32 bilinear samples of an (H, W) or (H, W, C) image at pixel coordinates ``uv`` (NaN where
+    ``mask`` is False)."""
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValidationError(f"image: expected (H, W) or (H, W, C), got shape {img.shape}")
+    uv = np.asarray(uv, np.float64)
+    if uv.ndim != 2 or uv.shape[1] != 2:
+        raise ValidationError(f"uv: expected (N, 2), got shape {uv.shape}")
+    m = np.isfinite(uv).all(axis=1) if mask is None else np.asarray(mask, bool) & np.isfinite(uv).all(axis=1)
+    out = np.full((uv.shape[0], img.shape[2]), np.nan, np.float32)
+    _bilinear_kernel(np.ascontiguousarray(img), uv, m, out)
+    return out
+
+
+def colourise(
+    points: object,
+    views: list[tuple[object, CameraModel, object]],
+    *,
+    splat: int = 1,
+    occlusion_tol: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colours of a cloud from one or several images: ``views`` = ``[(T_cam_src, camera, image), ...]``.
+
+    Each point takes the bilinear colour of the first view in which it is *visible* (valid and not hidden behind a
+    nearer point, z-buffer with ``splat``), so a wall behind a car is not painted with the car. Returns
+    ``(colours (N, C) float32, NaN where no view sees the point; view index (N,) int, -1 for none)``.
+
+    Raises:
+        ValidationError: an image whose size is not its camera model's.
+    """
+    P = _check_points(points, "points")
+    n = P.shape[0]
+    colours: np.ndarray | None = None
+    which = np.full(n, -1, np.int64)
+    for k, (T, cam, image) in enumerate(views):
+        img = np.asarray(image)
+        if img.shape[:2] != (cam.height, cam.width):
+            raise ValidationError(
+                f"view {k}: image is {img.shape[1]}x{img.shape[0]}, the camera model {cam.width}x{cam.height}"
+            )
+        proj = project_cloud(P, T, cam, zbuffer=True, splat=splat, occlusion_tol=occlusion_tol)
+        take = proj.visible & (which < 0)
+        c = sample_bilinear(img, proj.uv, take)
+        if colours is None:
+            colours = np.full((n, c.shape[1]), np.nan, np.float32)
+        elif c.shape[1] != colours.shape[1]:
+            raise ValidationError(f"view {k}: {c.shape[1]} channels, the first view has {colours.shape[1]}")
+        colours[take] = c[take]
+        which[take] = k
+    if colours is None:
+        colours = np.full((n, 3), np.nan, np.float32)
+    return colours, which
+
+
+# -- boxes -----------------------------------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True, nogil=True)
+def _in_boxes_kernel(
+    P: np.ndarray, centers: np.ndarray, half: np.ndarray, R: np.ndarray, radius: np.ndarray, first: np.ndarray,
+    counts: np.ndarray,
+) -> None:  # fmt: skip
+    nb_ = centers.shape[0]
+    for i in range(P.shape[0]):
+        px, py, pz = float(P[i, 0]), float(P[i, 1]), float(P[i, 2])
+        first[i] = -1
+        for b in range(nb_):
+            dx = px - centers[b, 0]
+            dy = py - centers[b, 1]
+            dz = pz - centers[b, 2]
+            if dx * dx + dy * dy + dz * dz > radius[b]:
+                continue
+            # box frame coordinates: R^T d
+            x = R[b, 0, 0] * dx + R[b, 1, 0] * dy + R[b, 2, 0] * dz
+            y = R[b, 0, 1] * dx + R[b, 1, 1] * dy + R[b, 2, 1] * dz
+            z = R[b, 0, 2] * dx + R[b, 1, 2] * dy + R[b, 2, 2] * dz
+            if abs(x) <= half[b, 0] and abs(y) <= half[b, 1] and abs(z) <= half[b, 2]:
+                counts[b] += 1
+                if first[i] < 0:
+                    first[i] = b
+
+
+def _box_arrays(boxes: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not boxes:
+        return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3, 3))
+    return (
+        np.array([b.center for b in boxes], np.float64),
+        np.array([b.size for b in boxes], np.float64) / 2.0,
+        np.array([b.rotation for b in boxes], np.float64),
+    )
+
+
+def points_in_boxes(points: object, boxes: list) -> tuple[np.ndarray, np.ndarray]:
+    """Which oriented :class:`~sensorfuse.types.Box3D` (in the points' frame) holds each point, for many boxes at
+    once: ``(first box index (N,) int64, -1 for none; points per box (B,) int64)`` (a point in two overlapping boxes
+    counts for both). Faces are inclusive."""
+    P = _check_points(points, "points")
+    centers, half, R = _box_arrays(boxes)
+    radius = (half * half).sum(axis=1) * (1 + 1e-9)
+    first = np.empty(P.shape[0], np.int64)
+    counts = np.zeros(len(boxes), np.int64)
+    _in_boxes_kernel(P, centers, half, R, radius, first, counts)
+    return first, counts
+
+
+def points_in_boxes_numpy(points: object, boxes: list) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy reference of :func:`points_in_boxes` (one vectorised pass per box)."""
+    P = _check_points(points, "points").astype(np.float64)
+    centers, half, R = _box_arrays(boxes)
+    first = np.full(P.shape[0], -1, np.int64)
+    counts = np.zeros(len(boxes), np.int64)
+    for b in range(len(boxes)):
+        local = (P - centers[b]) @ R[b]
+        inside = (np.abs(local) <= half[b]).all(axis=1)
+        counts[b] = int(inside.sum())
+        first[inside & (first < 0)] = b
+    return first, counts
+
+
+def box_to_image(
+    corners_cam: np.ndarray, camera: CameraModel, *, near_m: float = 0.1, samples: int = 16
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The 2D box of a 3D box given by its (8, 3) corners in the camera frame (order of
+    :meth:`Box3D.corners <sensorfuse.types.Box3D.corners>`).
+
+    The 12 edges are clipped at the plane ``z = near_m`` (pinhole, Brown-Conrady: a box partly behind the camera
+    keeps only the part in front, so its 2D box does not jump across the image) and sampled ``samples`` times each,
+    since distortion bends straight edges; the samples' projections span the box. Returns ``(unclipped xyxy, xyxy
+    clipped to the image)``, either None when nothing projects (behind the camera, outside the model's range, or,
+    for the clipped one, outside the image). ``1 - area(clipped) / area(unclipped)`` is the truncation.
+    """
+    C = np.asarray(corners_cam, np.float64)
+    if C.shape != (8, 3):
+        raise ValidationError(f"corners_cam: expected (8, 3), got {C.shape}")
+    edges = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]])
+    a, b = C[edges[:, 0]], C[edges[:, 1]]
+    if camera.model != "kannala_brandt":
+        za, zb = a[:, 2], b[:, 2]
+        keep = (za >= near_m) | (zb >= near_m)
+        a, b, za, zb = a[keep], b[keep], za[keep], zb[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(za != zb, (near_m - za) / (zb - za), 0.0)
+        cut = np.clip(t, 0.0, 1.0)[:, None]
+        a_new = np.where((za < near_m)[:, None], a + cut * (b - a), a)
+        b_new = np.where((zb < near_m)[:, None], a + cut * (b - a), b)
+        a, b = a_new, b_new
+    if a.shape[0] == 0:
+        return None, None
+    s = np.linspace(0.0, 1.0, max(int(samples), 2))
+    pts = (a[:, None, :] + s[None, :, None] * (b - a)[:, None, :]).reshape(-1, 3)
+    uv, ok = camera._project(pts)
+    if not ok.any():
+        return None, None
+    uv = uv[ok]
+    full = np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
+    lo, hi_u, hi_v = -0.5, camera.width - 0.5, camera.height - 0.5
+    clipped = np.array([max(full[0], lo), max(full[1], lo), min(full[2], hi_u), min(full[3], hi_v)])
+    if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
+        return full, None
+    return full, clipped
+
+
+def points_in_image_box(proj: Projection, xyxy: object, *, visible_only: bool = True) -> np.ndarray:
+    """Indices of the points whose projection falls in a 2D box ``(xmin, ymin, xmax, ymax)``: the frustum of the
+    box (only points the z-buffer found visible, unless ``visible_only=False``)."""
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(xyxy, np.float64).ravel()[:4])
+    m = proj.visible if visible_only and proj.visible is not None else proj.valid
+    u, v = proj.uv[:, 0], proj.uv[:, 1]
+    with np.errstate(invalid="ignore"):
+        inside = m & (u >= x0) & (u <= x1) & (v >= y0) & (v <= y1)
+    return np.flatnonzero(inside)
