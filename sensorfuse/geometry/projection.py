@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+import sensorfuse.geometry._numba  # noqa: F401 - threading layer before any parallel kernel
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_transform
@@ -65,7 +66,9 @@ class Projection:
 
 
 @nb.njit(cache=True, nogil=True)
-def _project_kernel(
+def _project_range(
+    lo: int,
+    hi: int,
     P: np.ndarray,
     T: np.ndarray,
     model: int,
@@ -83,25 +86,24 @@ def _project_kernel(
     dist: np.ndarray,
     valid: np.ndarray,
 ) -> int:
-    """Transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range) and valid; returns
-    the valid count."""
-    n = P.shape[0]
+    """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
+    Kannala-Brandt only) and valid; returns the valid count."""
     count = 0
     r2_max = r_max * r_max
     u_lo, v_lo = -0.5, -0.5
     u_hi, v_hi = width - 0.5, height - 0.5
-    for i in range(n):
+    for i in range(lo, hi):
         px, py, pz = float(P[i, 0]), float(P[i, 1]), float(P[i, 2])
         X = T[0, 0] * px + T[0, 1] * py + T[0, 2] * pz + T[0, 3]
         Y = T[1, 0] * px + T[1, 1] * py + T[1, 2] * pz + T[1, 3]
         Z = T[2, 0] * px + T[2, 1] * py + T[2, 2] * pz + T[2, 3]
         depth[i] = Z
-        dist[i] = np.sqrt(X * X + Y * Y + Z * Z)
         ok = np.isfinite(X) and np.isfinite(Y) and np.isfinite(Z)
         xd = 0.0
         yd = 0.0
         if ok:
             if model == 2:  # Kannala-Brandt
+                dist[i] = np.sqrt(X * X + Y * Y + Z * Z)
                 rxy = np.sqrt(X * X + Y * Y)
                 theta = np.arctan2(rxy, Z)
                 ok = theta <= r_max and (rxy > 0.0 or Z > 0.0)
@@ -114,8 +116,9 @@ def _project_kernel(
             else:
                 ok = Z > 0.0
                 if ok:
-                    x = X / Z
-                    y = Y / Z
+                    iz = 1.0 / Z
+                    x = X * iz
+                    y = Y * iz
                     if model == 1:  # Brown-Conrady (OpenCV rational + tangential)
                         r2 = x * x + y * y
                         ok = r2 <= r2_max
@@ -143,6 +146,41 @@ def _project_kernel(
     return count
 
 
+_BLOCK = 8192
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _project_kernel(
+    P: np.ndarray,
+    T: np.ndarray,
+    model: int,
+    fx: float,
+    skew: float,
+    cx: float,
+    fy: float,
+    cy: float,
+    c: np.ndarray,
+    r_max: float,
+    width: int,
+    height: int,
+    uv: np.ndarray,
+    depth: np.ndarray,
+    dist: np.ndarray,
+    valid: np.ndarray,
+) -> int:
+    """:func:`_project_range` over blocks of points in parallel (the points are independent); returns the valid
+    count."""
+    n = P.shape[0]
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    counts = np.zeros(blocks, np.int64)
+    for b in nb.prange(blocks):
+        lo = b * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        counts[b] = _project_range(lo, hi, P, T, model, fx, skew, cx, fy, cy, c, r_max, width, height, uv, depth,
+                                   dist, valid)  # fmt: skip
+    return int(counts.sum())
+
+
 @nb.njit(cache=True, nogil=True)
 def _zbuffer_kernel(
     uv: np.ndarray,
@@ -161,7 +199,7 @@ def _zbuffer_kernel(
             continue
         cu = int(np.floor(uv[i, 0] + 0.5))
         cv = int(np.floor(uv[i, 1] + 0.5))
-        d = depth[i]
+        d = np.float32(depth[i])
         for dv in range(-splat, splat + 1):
             r = cv + dv
             if r < 0 or r >= h:
@@ -174,12 +212,13 @@ def _zbuffer_kernel(
                 if cur == 0.0 or d < cur:
                     image[r, q] = d
     for i in range(n):
+        visible[i] = False
         if not valid[i]:
-            visible[i] = False
             continue
         cu = int(np.floor(uv[i, 0] + 0.5))
         cv = int(np.floor(uv[i, 1] + 0.5))
-        visible[i] = depth[i] <= image[cv, cu] * (1.0 + tol)
+        if 0 <= cv < h and 0 <= cu < w:  # always, for a valid point; checked as numba does not bound-check
+            visible[i] = np.float32(depth[i]) <= image[cv, cu] * (1.0 + tol)
 
 
 def _check_points(points: object, what: str) -> np.ndarray:
@@ -231,11 +270,11 @@ def project_cloud(
     )  # fmt: skip
     if not zbuffer:
         return Projection(uv, depth, valid)
-    image = np.zeros((camera.height, camera.width), np.float64)
+    image = np.zeros((camera.height, camera.width), np.float32)
     visible = np.empty(n, np.bool_)
     key = dist if model == 2 else depth  # a fisheye sees points with z <= 0: occlusion by range along the ray
     _zbuffer_kernel(uv, key, valid, int(splat), float(occlusion_tol), image, visible)
-    return Projection(uv, depth, valid, visible, image.astype(np.float32))
+    return Projection(uv, depth, valid, visible, image)
 
 
 def project_cloud_numpy(
@@ -275,17 +314,17 @@ def zbuffer_numpy(
     idx = np.flatnonzero(valid)
     cu = np.floor(uv[idx, 0] + 0.5).astype(np.int64)
     cv = np.floor(uv[idx, 1] + 0.5).astype(np.int64)
-    d = depth[idx]
-    flat = np.full(height * width, np.inf)
+    d = depth[idx].astype(np.float32)
+    flat = np.full(height * width, np.inf, np.float32)
     for dv in range(-splat, splat + 1):
         for du in range(-splat, splat + 1):
             r, q = cv + dv, cu + du
             inside = (r >= 0) & (r < height) & (q >= 0) & (q < width)
             np.minimum.at(flat, r[inside] * width + q[inside], d[inside])
-    image = np.where(np.isinf(flat), 0.0, flat).reshape(height, width)
+    image = np.where(np.isinf(flat), np.float32(0.0), flat).reshape(height, width)
     visible = np.zeros(valid.shape, bool)
-    visible[idx] = d <= image[cv, cu] * (1.0 + occlusion_tol)
-    return image.astype(np.float32), visible
+    visible[idx] = d.astype(np.float64) <= image[cv, cu].astype(np.float64) * (1.0 + occlusion_tol)
+    return image, visible
 
 
 # -- colour ----------------------------------------------------------------------------------------------------------

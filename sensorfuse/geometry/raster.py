@@ -26,14 +26,12 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+import sensorfuse.geometry._numba  # noqa: F401 - threading layer before any parallel kernel
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.camera import CameraModel
 
 __all__ = ["TILE", "CameraRays", "camera_rays", "rasterize", "shade"]
 
-# The TBB layer numba finds next to open3d is too old and warns; OpenMP (libgomp) or numba's own workqueue serve.
-if "tbb" in nb.config.THREADING_LAYER_PRIORITY:
-    nb.config.THREADING_LAYER_PRIORITY = [x for x in nb.config.THREADING_LAYER_PRIORITY if x != "tbb"] + ["tbb"]
 
 TILE = 16  # pixels per tile side
 SUPER = 8  # tiles per super-tile side
