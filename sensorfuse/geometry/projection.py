@@ -85,6 +85,7 @@ def _project_range(
     depth: np.ndarray,
     dist: np.ndarray,
     valid: np.ndarray,
+    pixel: np.ndarray,
 ) -> int:
     """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
     Kannala-Brandt only) and valid; returns the valid count."""
@@ -138,10 +139,14 @@ def _project_range(
         if ok:
             uv[i, 0] = u
             uv[i, 1] = v
+            cu = min(int(u + 0.5), width - 1)  # u + 0.5 >= 0: truncation is the floor
+            cv = min(int(v + 0.5), height - 1)
+            pixel[i] = cv * width + cu
             count += 1
         else:
             uv[i, 0] = np.nan
             uv[i, 1] = np.nan
+            pixel[i] = -1
         valid[i] = ok
     return count
 
@@ -167,6 +172,7 @@ def _project_kernel(
     depth: np.ndarray,
     dist: np.ndarray,
     valid: np.ndarray,
+    pixel: np.ndarray,
 ) -> int:
     """:func:`_project_range` over blocks of points in parallel (the points are independent); returns the valid
     count."""
@@ -177,48 +183,44 @@ def _project_kernel(
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
         counts[b] = _project_range(lo, hi, P, T, model, fx, skew, cx, fy, cy, c, r_max, width, height, uv, depth,
-                                   dist, valid)  # fmt: skip
+                                   dist, valid, pixel)  # fmt: skip
     return int(counts.sum())
 
 
 @nb.njit(cache=True, nogil=True)
-def _zbuffer_kernel(
-    uv: np.ndarray,
-    depth: np.ndarray,
-    valid: np.ndarray,
-    splat: int,
-    tol: float,
-    image: np.ndarray,
-    visible: np.ndarray,
-) -> None:
-    """Nearest depth per pixel (splatted), then per-point visibility against it; serial, so deterministic."""
+def _zbuffer_kernel(pixel: np.ndarray, depth: np.ndarray, splat: int, image: np.ndarray) -> None:
+    """Nearest depth per pixel (splatted) from each point's pixel index (-1: none); serial, so deterministic."""
     h, w = image.shape
-    n = uv.shape[0]
-    for i in range(n):
-        if not valid[i]:
+    flat = image.ravel()
+    for i in range(pixel.shape[0]):
+        k = pixel[i]
+        if k < 0:
             continue
-        cu = int(np.floor(uv[i, 0] + 0.5))
-        cv = int(np.floor(uv[i, 1] + 0.5))
         d = np.float32(depth[i])
-        for dv in range(-splat, splat + 1):
-            r = cv + dv
-            if r < 0 or r >= h:
-                continue
-            for du in range(-splat, splat + 1):
-                q = cu + du
-                if q < 0 or q >= w:
-                    continue
+        if splat == 0:
+            cur = flat[k]
+            if cur == 0.0 or d < cur:
+                flat[k] = d
+            continue
+        cu = k % w
+        cv = k // w
+        for r in range(max(cv - splat, 0), min(cv + splat + 1, h)):
+            for q in range(max(cu - splat, 0), min(cu + splat + 1, w)):
                 cur = image[r, q]
                 if cur == 0.0 or d < cur:
                     image[r, q] = d
-    for i in range(n):
-        visible[i] = False
-        if not valid[i]:
-            continue
-        cu = int(np.floor(uv[i, 0] + 0.5))
-        cv = int(np.floor(uv[i, 1] + 0.5))
-        if 0 <= cv < h and 0 <= cu < w:  # always, for a valid point; checked as numba does not bound-check
-            visible[i] = np.float32(depth[i]) <= image[cv, cu] * (1.0 + tol)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _visible_kernel(pixel: np.ndarray, depth: np.ndarray, tol: float, image: np.ndarray, visible: np.ndarray) -> None:
+    """Per point: its depth within ``tol`` (relative) of the nearest depth at its pixel; blocks in parallel."""
+    flat = image.ravel()
+    n = pixel.shape[0]
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in nb.prange(blocks):
+        for i in range(b * _BLOCK, min(b * _BLOCK + _BLOCK, n)):
+            k = pixel[i]
+            visible[i] = k >= 0 and np.float32(depth[i]) <= flat[k] * (1.0 + tol)
 
 
 def _check_points(points: object, what: str) -> np.ndarray:
@@ -257,8 +259,9 @@ def project_cloud(
     n = P.shape[0]
     uv = np.empty((n, 2))
     depth = np.empty(n)
-    dist = np.empty(n)
+    dist = np.empty(n if camera.model == "kannala_brandt" else 0)
     valid = np.empty(n, np.bool_)
+    pixel = np.empty(n, np.int64)
     K = camera.K
     c = np.zeros(8)
     c[: camera.dist.size] = camera.dist
@@ -266,14 +269,15 @@ def project_cloud(
     r_max = camera.max_undistorted_radius if model else np.inf
     _project_kernel(
         P, np.ascontiguousarray(T[:3]), model, K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], c, r_max,
-        camera.width, camera.height, uv, depth, dist, valid,
+        camera.width, camera.height, uv, depth, dist, valid, pixel,
     )  # fmt: skip
     if not zbuffer:
         return Projection(uv, depth, valid)
     image = np.zeros((camera.height, camera.width), np.float32)
     visible = np.empty(n, np.bool_)
     key = dist if model == 2 else depth  # a fisheye sees points with z <= 0: occlusion by range along the ray
-    _zbuffer_kernel(uv, key, valid, int(splat), float(occlusion_tol), image, visible)
+    _zbuffer_kernel(pixel, key, int(splat), image)
+    _visible_kernel(pixel, key, float(occlusion_tol), image, visible)
     return Projection(uv, depth, valid, visible, image)
 
 
