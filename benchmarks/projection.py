@@ -108,33 +108,21 @@ def main() -> None:
 
 
 def _nuscenes(data: Path) -> float | None:
-    """LIDAR_TOP of the nuScenes sample onto its six cameras (calibration from the sample's tables)."""
-    try:
-        from sensorfuse.io import open as open_log
-    except ImportError:
-        return None
+    """LIDAR_TOP of the nuScenes sample onto its six cameras (1600x900 pinhole), calibration from the sample's
+    mmdet3d info file (``lidar2ego``, ``cam2ego``, ``cam2img``)."""
     root = data / "nuscenes_mini_scene0061_sample0"
-    if not root.exists():
+    infos = sorted((root / "mmdet3d_originals").glob("*_info.json"))
+    bins = sorted((root / "samples" / "LIDAR_TOP").glob("*.pcd.bin"))
+    if not infos or not bins:
         return None
-    try:
-        with open_log(root) as r:
-            rig = r.rig() if hasattr(r, "rig") else None
-            lidar = next(t for t, s in r.streams.items() if s.kind == "lidar")
-            cloud = r.get(lidar, 0).data
-    except Exception:
-        return None
-    if rig is None:
-        return None
+    info = json.loads(infos[0].read_text())["data_list"][0]
+    xyz = np.fromfile(bins[0], np.float32).reshape(-1, 5)[:, :3]
+    lidar2ego = np.array(info["lidar_points"]["lidar2ego"])
     views = []
-    for s in rig.sensors:
-        if s.kind == "camera" and s.camera is not None:
-            try:
-                views.append((rig.transform(s.frame_id, cloud.frame_id), s.camera))
-            except Exception:
-                continue
-    if len(views) < 6:
-        return None
-    return _ms(lambda: [project_cloud(cloud.xyz, T, c, zbuffer=True) for T, c in views])
+    for im in info["images"].values():
+        T = np.linalg.inv(np.array(im["cam2ego"])) @ lidar2ego
+        views.append((T, CameraModel(np.array(im["cam2img"])[:3, :3], np.zeros(0), "pinhole", 1600, 900)))
+    return _ms(lambda: [project_cloud(xyz, T, c, zbuffer=True) for T, c in views])
 
 
 if __name__ == "__main__":
