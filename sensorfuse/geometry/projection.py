@@ -72,23 +72,16 @@ def _project_range(
     P: np.ndarray,
     T: np.ndarray,
     model: int,
-    fx: float,
-    skew: float,
-    cx: float,
-    fy: float,
-    cy: float,
+    cam: np.ndarray,
     c: np.ndarray,
-    r_max: float,
-    width: int,
-    height: int,
-    uv: np.ndarray,
-    depth: np.ndarray,
-    dist: np.ndarray,
-    valid: np.ndarray,
-    pixel: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> int:
     """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
-    Kannala-Brandt only) and valid; returns the valid count."""
+    Kannala-Brandt only), valid and the pixel index (-1: none) into ``out``; ``cam`` = fx, skew, cx, fy, cy, the
+    model's valid radius, width, height; ``c`` the distortion (8, OpenCV order). Returns the valid count."""
+    uv, depth, dist, valid, pixel = out
+    fx, skew, cx, fy, cy, r_max = cam[0], cam[1], cam[2], cam[3], cam[4], cam[5]
+    width, height = int(cam[6]), int(cam[7])
     count = 0
     r2_max = r_max * r_max
     u_lo, v_lo = -0.5, -0.5
@@ -159,20 +152,9 @@ def _project_kernel(
     P: np.ndarray,
     T: np.ndarray,
     model: int,
-    fx: float,
-    skew: float,
-    cx: float,
-    fy: float,
-    cy: float,
+    cam: np.ndarray,
     c: np.ndarray,
-    r_max: float,
-    width: int,
-    height: int,
-    uv: np.ndarray,
-    depth: np.ndarray,
-    dist: np.ndarray,
-    valid: np.ndarray,
-    pixel: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> int:
     """:func:`_project_range` over blocks of points in parallel (the points are independent); returns the valid
     count."""
@@ -182,8 +164,7 @@ def _project_kernel(
     for b in nb.prange(blocks):
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
-        counts[b] = _project_range(lo, hi, P, T, model, fx, skew, cx, fy, cy, c, r_max, width, height, uv, depth,
-                                   dist, valid, pixel)  # fmt: skip
+        counts[b] = _project_range(lo, hi, P, T, model, cam, c, out)
     return int(counts.sum())
 
 
@@ -267,10 +248,8 @@ def project_cloud(
     c[: camera.dist.size] = camera.dist
     model = _MODEL_ID[camera.model]
     r_max = camera.max_undistorted_radius if model else np.inf
-    _project_kernel(
-        P, np.ascontiguousarray(T[:3]), model, K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], c, r_max,
-        camera.width, camera.height, uv, depth, dist, valid, pixel,
-    )  # fmt: skip
+    params = np.array([K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], r_max, camera.width, camera.height], np.float64)
+    _project_kernel(P, np.ascontiguousarray(T[:3]), model, params, c, (uv, depth, dist, valid, pixel))
     if not zbuffer:
         return Projection(uv, depth, valid)
     image = np.zeros((camera.height, camera.width), np.float32)
