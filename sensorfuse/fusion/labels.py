@@ -1,0 +1,214 @@
+"""Joint 2D/3D labels: 3D boxes carried into camera images (2D box, truncation, occlusion from the LiDAR z-buffer) and
+a cross-modal check of annotated 2D boxes against their 3D boxes.
+
+- :func:`project_labels`: each :class:`~sensorfuse.types.Box3D` -> its 2D box in one camera
+  (:func:`~sensorfuse.geometry.projection.box_to_image`, near-plane clipped), ``truncation = 1 - area inside the image /
+  area of the whole projection``, and, given the LiDAR cloud, the box's points, how many of them project into the
+  image and how many of those the z-buffer finds visible: ``occlusion = 1 - visible / in image`` (None without
+  points in the image).
+- :func:`check_labels`: IoU of each annotated 2D box with the projection of its 3D box; flags ``iou_below`` (under
+  ``threshold``, default 0.5; 0.75 is the strict setting), ``not_in_image`` (the 3D box projects nowhere in the
+  image), ``no_lidar_points`` (given a cloud: the 3D box holds none), ``no_2d_box`` / ``no_3d_box`` (a label in one
+  view only). Returns the per-object rows and a summary (objects, mean IoU, counts per flag).
+
+Time: the boxes, the cloud and the camera must describe the same instant. A label made on a LiDAR sweep and a camera
+exposed tens of ms later need the box moved first (ego and object motion) — not done here yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sensorfuse.errors import ValidationError
+from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.transforms import check_transform
+from sensorfuse.types import Box2D, Box3D
+
+__all__ = ["FLAGS", "LabelCheck", "ProjectedLabel", "check_labels", "project_labels"]
+
+FLAGS = ("iou_below", "not_in_image", "no_lidar_points", "no_2d_box", "no_3d_box")
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectedLabel:
+    """A 3D box seen from one camera.
+
+    Attributes:
+        box3d: the label.
+        box2d: its 2D box clipped to the image (None when it projects nowhere in the image); carries label,
+            track id, truncation and occlusion.
+        full_xyxy: the unclipped projection (None when nothing projects).
+        truncation: share of the projection outside the image (1.0 when none is inside).
+        points: LiDAR points in the box (None without a cloud).
+        points_in_image: of those, projecting into the image.
+        points_visible: of those, not hidden behind nearer points (z-buffer).
+        occlusion: ``1 - points_visible / points_in_image`` (None without points in the image).
+    """
+
+    box3d: Box3D
+    box2d: Box2D | None
+    full_xyxy: np.ndarray | None
+    truncation: float
+    points: int | None = None
+    points_in_image: int | None = None
+    points_visible: int | None = None
+    occlusion: float | None = None
+
+
+def project_labels(
+    boxes: list[Box3D],
+    T_cam_boxes: object,
+    camera: CameraModel,
+    *,
+    camera_frame: str = "camera",
+    stamp_ns: int | None = None,
+    cloud_xyz: object | None = None,
+    T_boxes_cloud: object | None = None,
+    splat: int = 1,
+) -> list[ProjectedLabel]:
+    """Carry 3D boxes (all in one frame) into ``camera`` (see the module docstring).
+
+    Args:
+        boxes: the 3D labels, in one frame.
+        T_cam_boxes: (4, 4) that frame -> camera.
+        camera: intrinsics and image size.
+        camera_frame, stamp_ns: written into the 2D boxes (stamp default: each box's).
+        cloud_xyz: optional (N, 3) LiDAR points for point counts and occlusion.
+        T_boxes_cloud: (4, 4) cloud frame -> boxes' frame (default identity).
+        splat: z-buffer splat radius in pixels (sparse LiDAR needs >= 1 so a far surface is hidden behind a near one).
+    """
+    from sensorfuse.geometry.projection import box_to_image, points_in_boxes, project_cloud
+
+    T = check_transform(T_cam_boxes, "T_cam_boxes")
+    frames = {b.frame_id for b in boxes}
+    if len(frames) > 1:
+        raise ValidationError(f"boxes: all must be in one frame, got {sorted(frames)}")
+    per_box: list[tuple[int, int, int] | None] = [None] * len(boxes)
+    if cloud_xyz is not None and boxes:
+        T_bc = np.eye(4) if T_boxes_cloud is None else check_transform(T_boxes_cloud, "T_boxes_cloud")
+        P = np.asarray(cloud_xyz, np.float64)
+        if P.ndim != 2 or P.shape[1] != 3:
+            raise ValidationError(f"cloud_xyz: expected (N, 3), got {P.shape}")
+        Pb = P @ T_bc[:3, :3].T + T_bc[:3, 3]
+        first, _ = points_in_boxes(Pb, boxes)
+        proj = project_cloud(Pb, T, camera, zbuffer=True, splat=splat)
+        for k in range(len(boxes)):
+            m = first == k
+            per_box[k] = (int(m.sum()), int((m & proj.valid).sum()), int((m & proj.visible).sum()))
+    out = []
+    for k, b in enumerate(boxes):
+        corners = b.corners() @ T[:3, :3].T + T[:3, 3]
+        full, clip = box_to_image(corners, camera)
+        trunc = 1.0
+        if full is not None and clip is not None:
+            area = (full[2] - full[0]) * (full[3] - full[1])
+            inside = (clip[2] - clip[0]) * (clip[3] - clip[1])
+            trunc = float(np.clip(1.0 - inside / area, 0.0, 1.0)) if area > 0 else 0.0
+        n_pts = n_img = n_vis = None
+        occ = None
+        if per_box[k] is not None:
+            n_pts, n_img, n_vis = per_box[k]
+            occ = 1.0 - n_vis / n_img if n_img else None
+        box2d = None
+        if clip is not None:
+            box2d = Box2D(
+                *clip,
+                frame_id=camera_frame,
+                stamp_ns=b.stamp_ns if stamp_ns is None else stamp_ns,
+                label=b.label,
+                track_id=b.track_id,
+                occlusion=occ,
+                truncation=trunc,
+            )
+        out.append(ProjectedLabel(b, box2d, full, trunc, n_pts, n_img, n_vis, occ))
+    return out
+
+
+@dataclass
+class LabelCheck:
+    """One object of :func:`check_labels`."""
+
+    id: str
+    label: str
+    iou: float | None
+    flags: list[str] = field(default_factory=list)
+    annotated: list[float] | None = None
+    projected: list[float] | None = None
+    points: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "iou": None if self.iou is None else round(self.iou, 4),
+            "flags": self.flags,
+            "annotated_xyxy": self.annotated,
+            "projected_xyxy": self.projected,
+            "points": self.points,
+        }
+
+
+def check_labels(
+    pairs: list[tuple[str, Box3D | None, Box2D | None]],
+    T_cam_boxes: object,
+    camera: CameraModel,
+    *,
+    threshold: float = 0.5,
+    cloud_xyz: object | None = None,
+    T_boxes_cloud: object | None = None,
+) -> tuple[list[LabelCheck], dict[str, Any]]:
+    """Cross-check annotated 2D boxes against their 3D boxes in one camera (see the module docstring).
+
+    Args:
+        pairs: ``(object id, 3D box or None, annotated 2D box or None)``; the 3D boxes in one frame.
+        T_cam_boxes, camera, cloud_xyz, T_boxes_cloud: as for :func:`project_labels`.
+        threshold: IoU below which an object is flagged ``iou_below``.
+
+    Returns:
+        ``(rows, summary)``; summary: ``objects``, ``with_both``, ``mean_iou`` (over objects with both boxes),
+        ``flagged`` and ``flags`` (count per flag).
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValidationError(f"threshold: expected an IoU in [0, 1], got {threshold}")
+    boxes = [b for _, b, _ in pairs if b is not None]
+    projected = iter(
+        project_labels(boxes, T_cam_boxes, camera, cloud_xyz=cloud_xyz, T_boxes_cloud=T_boxes_cloud) if boxes else []
+    )
+    rows = []
+    for oid, b3, b2 in pairs:
+        label = (b3.label if b3 is not None else b2.label) if (b3 or b2) else ""
+        row = LabelCheck(str(oid), label, None)
+        if b2 is not None:
+            row.annotated = [round(float(v), 2) for v in b2.xyxy]
+        if b3 is None:
+            row.flags.append("no_3d_box")
+            rows.append(row)
+            continue
+        p = next(projected)
+        row.points = p.points
+        if p.points == 0:
+            row.flags.append("no_lidar_points")
+        if p.box2d is None:
+            row.flags.append("not_in_image")
+        else:
+            row.projected = [round(float(v), 2) for v in p.box2d.xyxy]
+        if b2 is None:
+            row.flags.append("no_2d_box")
+        elif p.box2d is not None:
+            row.iou = float(b2.iou(p.box2d))
+            if row.iou < threshold:
+                row.flags.append("iou_below")
+        rows.append(row)
+    both = [r.iou for r in rows if r.iou is not None]
+    summary = {
+        "objects": len(rows),
+        "with_both": len(both),
+        "mean_iou": round(float(np.mean(both)), 4) if both else None,
+        "threshold": threshold,
+        "flagged": sum(1 for r in rows if r.flags),
+        "flags": {f: sum(f in r.flags for r in rows) for f in FLAGS},
+    }
+    return rows, summary

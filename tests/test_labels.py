@@ -1,0 +1,89 @@
+"""Joint 2D/3D labels (sensorfuse.fusion.labels) and fuse-labels check on the KITTI object frames in ../shared/data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from sensorfuse.errors import SensorfuseError
+from sensorfuse.fusion.labels import check_labels, project_labels
+from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.types import Box2D, Box3D
+
+
+def _kitti_pairs(reader, i):
+    boxes = reader.get("label_2", i).data
+    return [(f"{reader.frames[i]}:{k}", b, Box2D(*b.attributes["bbox_2d"], "cam2", 0, b.label)) for k, b in
+            enumerate(boxes)]  # fmt: skip
+
+
+def test_true_calibration_flags_nothing_and_a_1_deg_error_flags_objects(shared_data):
+    from sensorfuse.io.dataset import KittiObjectReader
+
+    r = KittiObjectReader(shared_data / "kitti_object")
+    flagged = {0: 0, 1: 0}
+    for i in range(len(r.frames)):
+        rig = r.rig_for(i)
+        cam = rig.sensor("cam2").camera
+        cloud = r.get("velodyne", i).data.xyz
+        for deg in flagged:
+            dR = np.eye(4)
+            dR[:3, :3] = Rotation.from_euler("y", deg, degrees=True).as_matrix()
+            rows, summary = check_labels(
+                _kitti_pairs(r, i), dR @ rig.transform("cam2", "cam0"), cam, cloud_xyz=cloud,
+                T_boxes_cloud=rig.transform("cam0", "velodyne"),
+            )  # fmt: skip
+            flagged[deg] += summary["flagged"]
+            if deg == 0:
+                assert summary["mean_iou"] >= 0.8
+                assert all(row.points > 0 for row in rows)
+    assert flagged[0] == 0
+    assert flagged[1] >= 3  # ~12 px of shift: the small and far objects fall below IoU 0.5
+
+
+def test_occlusion_and_truncation_from_the_z_buffer():
+    cam = CameraModel(np.array([[200.0, 0, 99.5], [0, 200, 49.5], [0, 0, 1]]), np.zeros(0), "pinhole", 200, 100)
+    # camera frame boxes (x right, y down, z forward): a near wall hides the lower-left half of a far box
+    R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])  # box x, y, z -> camera z, -x, -y
+    far = Box3D([0.0, 0.0, 10.0], [1.0, 2.0, 2.0], R, "cam", 0, "car")
+    edge = Box3D([5.0, 0.0, 10.0], [1.0, 2.0, 2.0], R, "cam", 0, "car")  # half out of the image on the right
+    ys, zs = np.meshgrid(np.linspace(-0.99, 0.99, 60), np.linspace(-0.99, 0.99, 60))
+    face = np.c_[ys.ravel(), zs.ravel(), np.full(ys.size, 9.6)]  # the far box's front face, dense
+    wall = face[(face[:, 0] < 0)] * [1, 1, 0.5]  # half of it again at 4.8 m: nearer, in front of the left half
+    edge_face = face + np.array([5.0, 0.0, 0.0])
+    pts = np.vstack([face, wall, edge_face])
+    p_far, p_edge = project_labels([far, edge], np.eye(4), cam, cloud_xyz=pts, splat=1)
+    assert p_far.truncation == pytest.approx(0.0)
+    assert p_far.occlusion == pytest.approx(0.5, abs=0.05)
+    assert p_edge.truncation == pytest.approx(0.5, abs=0.05)
+    assert p_edge.occlusion == pytest.approx(0.0)
+    assert p_far.box2d.occlusion == p_far.occlusion
+    with pytest.raises(SensorfuseError, match="one frame"):
+        project_labels([far, Box3D([0, 0, 5.0], [1, 1, 1], np.eye(3), "other", 0, "car")], np.eye(4), cam)
+    rows, summary = check_labels([("a", far, None), ("b", None, Box2D(0, 0, 5, 5, "cam", 0, "car"))], np.eye(4), cam)
+    assert rows[0].flags == ["no_2d_box"]
+    assert rows[1].flags == ["no_3d_box"]
+    assert summary["flagged"] == 2
+
+
+def test_fuse_labels_check_cli(shared_data):
+    r = subprocess.run(
+        [sys.executable, "-m", "sensorfuse.cli.labels", "check", str(shared_data / "kitti_object"), "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    s = rep["summary"]
+    assert s["frames"] == 4
+    assert s["min_frame_mean_iou"] >= 0.8
+    assert s["flagged"] == 0
+    assert {o["id"] for f in rep["frames"] for o in f["objects"]} >= {"000000:0", "000001:2"}
+    bad = subprocess.run([sys.executable, "-m", "sensorfuse.cli.labels", "check", str(shared_data / "nowhere")],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert bad.returncode != 0
+    assert "Traceback" not in bad.stderr
