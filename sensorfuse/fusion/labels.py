@@ -12,7 +12,9 @@ a cross-modal check of annotated 2D boxes against their 3D boxes.
   view only). Returns the per-object rows and a summary (objects, mean IoU, counts per flag).
 
 Time: the boxes, the cloud and the camera must describe the same instant. A label made on a LiDAR sweep and a camera
-exposed tens of ms later need the box moved first (ego and object motion) — not done here yet.
+exposed tens of ms later (nuScenes cameras fire up to ~40 ms apart) need the box moved first: :func:`boxes_at`
+interpolates each track between labelled keyframes in the world frame (object motion), :func:`boxes_in_frame` puts
+them in the ego frame at the camera's time (ego motion, from the pose trajectory).
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_transform
 from sensorfuse.types import Box2D, Box3D
 
-__all__ = ["FLAGS", "LabelCheck", "ProjectedLabel", "check_labels", "project_labels"]
+__all__ = [
+    "FLAGS",
+    "LabelCheck",
+    "ProjectedLabel",
+    "boxes_at",
+    "boxes_in_frame",
+    "check_labels",
+    "project_labels",
+]
 
 FLAGS = ("iou_below", "not_in_image", "no_lidar_points", "no_2d_box", "no_3d_box")
 
@@ -212,3 +222,102 @@ def check_labels(
         "flags": {f: sum(f in r.flags for r in rows) for f in FLAGS},
     }
     return rows, summary
+
+
+# -- labels at another time ---------------------------------------------------------------------------------------
+
+
+def boxes_at(
+    keyframes: list[list[Box3D]],
+    t_ns: int,
+    *,
+    max_extrapolation_ns: int = 0,
+) -> tuple[list[Box3D], list[str]]:
+    """Object boxes at time ``t_ns`` from labelled keyframes (e.g. nuScenes' 2 Hz annotations), in the keyframes'
+    (world) frame: each track's pose interpolated between the two keyframes that bracket ``t_ns`` (SLERP on the
+    rotation, linear on the centre and size), matched by ``track_id``.
+
+    A track in only one of the two bracketing keyframes, or ``t_ns`` outside the keyframes by more than
+    ``max_extrapolation_ns``: the box is held from the nearest keyframe when within the margin, else left out; both
+    cases are listed in the returned notes (never silently). Boxes without a ``track_id`` cannot be interpolated:
+    taken from a keyframe at exactly ``t_ns`` only.
+
+    Returns:
+        ``(boxes with stamp_ns = t_ns, notes)``.
+    """
+    from scipy.spatial.transform import Rotation, Slerp
+
+    frames = sorted((kf for kf in keyframes if kf), key=lambda kf: kf[0].stamp_ns)
+    worlds = {b.frame_id for kf in frames for b in kf}
+    if len(worlds) > 1:
+        raise ValidationError(f"keyframes: all boxes must be in one (world) frame, got {sorted(worlds)}")
+    for kf in frames:
+        if len({b.stamp_ns for b in kf}) > 1:
+            raise ValidationError("keyframes: every box of a keyframe must have the keyframe's stamp")
+    notes: list[str] = []
+    if not frames:
+        return [], notes
+    stamps = np.array([kf[0].stamp_ns for kf in frames], np.int64)
+    j = int(np.searchsorted(stamps, t_ns, side="right")) - 1
+    out: list[Box3D] = []
+
+    def moved(b: Box3D, center: np.ndarray, R: np.ndarray, size: np.ndarray) -> Box3D:
+        return Box3D(
+            center, size, R, b.frame_id, int(t_ns), b.label, track_id=b.track_id, occlusion=b.occlusion,
+            truncation=b.truncation, score=b.score, attributes=b.attributes,
+        )  # fmt: skip
+
+    if j >= 0 and stamps[j] == t_ns:
+        return [moved(b, b.center, b.rotation, b.size) for b in frames[j]], notes
+    if j < 0 or j >= len(frames) - 1:  # before the first or after the last keyframe
+        k = 0 if j < 0 else len(frames) - 1
+        gap = abs(int(stamps[k]) - int(t_ns))
+        if gap > max_extrapolation_ns:
+            notes.append(f"{t_ns}: {gap / 1e6:.1f} ms outside the keyframes; no boxes")
+            return [], notes
+        notes.append(f"{t_ns}: boxes held from the keyframe {gap / 1e6:.1f} ms away")
+        return [moved(b, b.center, b.rotation, b.size) for b in frames[k]], notes
+    a, c = frames[j], frames[j + 1]
+    f = (t_ns - stamps[j]) / float(stamps[j + 1] - stamps[j])
+    prev = {b.track_id: b for b in a if b.track_id is not None}
+    nxt = {b.track_id: b for b in c if b.track_id is not None}
+    for b in [*a, *c]:
+        if b.track_id is None and b.stamp_ns == stamps[j]:
+            notes.append(f"{b.label} box without a track id at {b.stamp_ns}: cannot be moved in time; left out")
+    for tid in [*prev, *(t for t in nxt if t not in prev)]:
+        b, e = prev.get(tid), nxt.get(tid)
+        if b is not None and e is not None:
+            rots = Rotation.from_matrix(np.stack([b.rotation, e.rotation]))
+            R = Slerp([0.0, 1.0], rots)([f]).as_matrix()[0]
+            out.append(moved(b, b.center + f * (e.center - b.center), R, b.size + f * (e.size - b.size)))
+            continue
+        only = b if b is not None else e  # a track in one keyframe only: held within the margin of it
+        gap = abs(int(t_ns) - int(only.stamp_ns))
+        if gap <= max_extrapolation_ns:
+            out.append(moved(only, only.center, only.rotation, only.size))
+            notes.append(f"track {tid}: only in the keyframe at {only.stamp_ns}; held {gap / 1e6:.1f} ms")
+        else:
+            notes.append(f"track {tid}: only in the keyframe at {only.stamp_ns}; left out")
+    return out, notes
+
+
+def boxes_in_frame(boxes: list[Box3D], T_frame_world: object, frame_id: str) -> list[Box3D]:
+    """The boxes (in the world frame) expressed in another frame, e.g. the ego frame at the camera's exposure time:
+    ``T_frame_world = inv(T_world_ego(t_camera))``."""
+    T = check_transform(T_frame_world, "T_frame_world")
+    return [
+        Box3D(
+            T[:3, :3] @ b.center + T[:3, 3],
+            b.size,
+            T[:3, :3] @ b.rotation,
+            frame_id,
+            b.stamp_ns,
+            b.label,
+            track_id=b.track_id,
+            occlusion=b.occlusion,
+            truncation=b.truncation,
+            score=b.score,
+            attributes=b.attributes,
+        )
+        for b in boxes
+    ]
