@@ -131,3 +131,27 @@ def test_boxes_moved_to_a_camera_time_with_object_and_ego_motion():
     held, notes = boxes_at(kf, t0 + 520 * ms, max_extrapolation_ns=30 * ms)
     assert len(held) == 1
     assert "held" in notes[0]
+
+
+def test_fuse_labels_project_writes_labels_and_overlays(shared_data, tmp_path):
+    import cv2
+
+    from sensorfuse.cli.labels import project_kitti
+
+    out = tmp_path / "lab"
+    s = project_kitti(shared_data / "kitti_object", out)
+    assert [f["frame"] for f in s["frames"]] == ["000000", "000001", "000003", "000004"]
+    rows = json.loads((out / "labels" / "000001.json").read_text())
+    assert [r["label"] for r in rows] == ["Truck", "Car", "Cyclist"]
+    assert all(r["iou"] > 0.9 for r in rows)
+    assert all(0.0 <= r["occlusion"] <= 1.0 and r["points_visible"] <= r["points"] for r in rows)
+    over = cv2.imread(str(out / "overlay" / "000001.png"))
+    orig = cv2.imread(str(shared_data / "kitti_object" / "training" / "image_2" / "000001.png"))
+    assert over.shape == orig.shape
+    changed = (over != orig).any(axis=2)
+    assert 0.05 < changed.mean() < 0.8  # points and boxes drawn, the image still there
+    x0, y0, x1, _y1 = (round(v) for v in rows[0]["xyxy"])
+    edge = over[y0, x0 + 2 : x1 - 2]  # the projected box's top edge: green
+    assert (edge[:, 1] > 150).mean() > 0.8
+    with pytest.raises(SensorfuseError, match="exists"):
+        project_kitti(shared_data / "kitti_object", out)

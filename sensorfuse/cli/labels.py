@@ -4,7 +4,9 @@ For every labelled frame of a KITTI object folder (``training/`` with calib, lab
 box is projected into the chosen camera with the frame's calibration and compared with the line's 2D box (IoU);
 objects below the IoU threshold (0.5, ``--strict`` 0.75), projecting nowhere in the image, or holding no LiDAR point
 are flagged. Prints one row per object and a summary (mean IoU, counts per flag); ``--json`` prints both as JSON.
-KITTI's 2D boxes are drawn on image_2, so the default camera is 2. (nuScenes samples and simulator logs: not yet.)
+KITTI's 2D boxes are drawn on image_2, so the default camera is 2. ``fuse-labels project DATASET -o OUT`` writes the
+propagated 2D labels (truncation, occlusion from the LiDAR z-buffer) and overlay PNGs. (nuScenes samples and
+simulator logs: not yet.)
 """
 
 from __future__ import annotations
@@ -114,11 +116,93 @@ def check(
     )
 
 
-@app.command(name="project", help="(not yet) write propagated 2D labels and overlay PNGs")
-def project(dataset: Annotated[Path, typer.Argument()], out: Annotated[Path, typer.Option("-o")]) -> None:
-    from sensorfuse.errors import SensorfuseError
+def project_kitti(root: Path, out: Path, *, camera: int = 2, overwrite: bool = False) -> dict[str, Any]:
+    """Propagated 2D labels and overlays of a KITTI object folder: per labelled frame ``labels/<frame>.json`` (each
+    3D label's 2D box in the camera, truncation, occlusion from the LiDAR z-buffer, points, the annotated 2D box and
+    the IoU) and ``overlay/<frame>.png`` (visible LiDAR points by depth, projected boxes green, annotated orange,
+    flagged red). Written into ``OUT.partial`` and renamed when complete."""
+    import json
 
-    raise SensorfuseError("fuse-labels project is not implemented yet (issue 7); fuse-labels check works")
+    import cv2
+
+    from sensorfuse.errors import FormatError
+    from sensorfuse.fusion.labels import project_labels
+    from sensorfuse.geometry.projection import project_cloud
+    from sensorfuse.io._files import PartialDir, json_default
+    from sensorfuse.io.dataset import KittiObjectReader
+    from sensorfuse.types import Box2D
+    from sensorfuse.viz.overlay import BOX_COLOURS, draw_boxes, draw_points
+
+    reader = KittiObjectReader(root)
+    cam_name = f"cam{camera}"
+    folder = f"image_{camera}"
+    pdir = PartialDir(out, overwrite=overwrite)
+    try:
+        (pdir.tmp / "labels").mkdir()
+        (pdir.tmp / "overlay").mkdir()
+        frames = []
+        for i, name in enumerate(reader.frames):
+            label_file = reader.split_dir / "label_2" / f"{name}.txt"
+            png = reader.split_dir / folder / f"{name}.png"
+            if not label_file.is_file():
+                continue
+            rig = reader.rig_for(i)
+            cam = rig.sensor(cam_name).camera
+            T_cam_boxes = rig.transform(cam_name, "cam0")
+            boxes = reader.get("label_2", i).data
+            xyz = reader.get("velodyne", i).data.xyz
+            T_boxes_velo = rig.transform("cam0", "velodyne")
+            labels = project_labels(boxes, T_cam_boxes, cam, camera_frame=cam_name, cloud_xyz=xyz,
+                                    T_boxes_cloud=T_boxes_velo)  # fmt: skip
+            rows, drawn = [], []
+            for k, pl in enumerate(labels):
+                bb = pl.box3d.attributes.get("bbox_2d")
+                ann = Box2D(*bb, cam_name, 0, pl.box3d.label) if bb is not None and min(bb) >= 0 else None
+                iou = None if ann is None or pl.box2d is None else round(ann.iou(pl.box2d), 4)
+                rows.append({
+                    "id": f"{name}:{k}", "label": pl.box3d.label,
+                    "xyxy": None if pl.box2d is None else [round(float(v), 2) for v in pl.box2d.xyxy],
+                    "truncation": round(pl.truncation, 4),
+                    "occlusion": None if pl.occlusion is None else round(pl.occlusion, 4),
+                    "points": pl.points, "points_visible": pl.points_visible,
+                    "annotated_xyxy": None if ann is None else [round(float(v), 2) for v in ann.xyxy], "iou": iou,
+                })  # fmt: skip
+                if ann is not None:
+                    drawn.append((ann.xyxy, BOX_COLOURS["annotated"], ""))
+                if pl.box2d is not None:
+                    bad = iou is not None and iou < 0.5
+                    colour = BOX_COLOURS["flagged" if bad else "projected"]
+                    drawn.append((pl.box2d.xyxy, colour, f"{pl.box3d.label} {iou if iou is not None else ''}"))
+            (pdir.tmp / "labels" / f"{name}.json").write_text(json.dumps(rows, indent=1, default=json_default))
+            if png.is_file():
+                img = cv2.imread(str(png), cv2.IMREAD_COLOR)
+                proj = project_cloud(xyz, rig.transform(cam_name, "velodyne"), cam, zbuffer=True, splat=1)
+                over = draw_boxes(draw_points(img, proj), drawn)
+                if not cv2.imwrite(str(pdir.tmp / "overlay" / f"{name}.png"), over):
+                    raise FormatError(f"{out}: overlay for frame {name} could not be written (disk full?)")
+            frames.append({"frame": name, "objects": len(rows)})
+        summary = {"dataset": str(root), "camera": cam_name, "frames": frames, "output": str(out)}
+        (pdir.tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        pdir.commit()
+    except BaseException:
+        pdir.discard()
+        raise
+    return summary
+
+
+@app.command(name="project", help="write propagated 2D labels (JSON per frame) and overlay PNGs of a KITTI folder")
+def project(
+    dataset: Annotated[Path, typer.Argument(help="a KITTI object folder")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output folder (written when complete)")],
+    camera: Annotated[int, typer.Option(help="camera index (KITTI: 2)")] = 2,
+    overwrite: Annotated[bool, typer.Option(help="replace OUT")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    s = project_kitti(dataset, out, camera=camera, overwrite=overwrite)
+    if json_out:
+        print_json(s)
+    else:
+        print(f"{len(s['frames'])} frames: labels/*.json and overlay/*.png in {out}")
 
 
 def main() -> None:
