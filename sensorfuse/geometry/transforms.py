@@ -38,6 +38,8 @@ __all__ = [
 #: Tolerance on ``R.T @ R - I`` and ``det(R) - 1`` for a matrix to count as a rotation.
 #: Calibration files print 7 significant digits, so 1e-5 accepts them and refuses anything that is not a rotation.
 ROTATION_ATOL = 1e-5
+_EYE3 = np.eye(3)
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
 
 
 def check_rotation(R: object, name: str = "R", *, atol: float = ROTATION_ATOL) -> np.ndarray:
@@ -49,8 +51,15 @@ def check_rotation(R: object, name: str = "R", *, atol: float = ROTATION_ATOL) -
     R = check_array(R, name, dtype=np.float64, kinds="fiu", finite=True)
     if R.ndim < 2 or R.shape[-2:] != (3, 3):
         raise ValidationError(f"{name}: expected a 3x3 rotation matrix (or a stack (..., 3, 3)), got shape {R.shape}")
-    err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
-    det = np.linalg.det(R)
+    if R.shape == (3, 3):  # one matrix (the common case, per call in hot loops): no stacked linear algebra
+        (a, b, c), (d, e, f), (g, h, i) = R.tolist()
+        err = float(np.abs(R.T @ R - _EYE3).max())
+        det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+        if err <= atol and abs(det - 1.0) <= atol:
+            return R
+    else:
+        err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
+        det = np.linalg.det(R)
     bad = (err > atol) | (np.abs(det - 1.0) > atol)
     if np.any(bad):
         idx = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
@@ -73,7 +82,12 @@ def check_transform(T: object, name: str = "T", *, atol: float = ROTATION_ATOL) 
     T = check_array(T, name, dtype=np.float64, kinds="fiu", finite=True)
     if T.ndim < 2 or T.shape[-2:] != (4, 4):
         raise ValidationError(f"{name}: expected a 4x4 rigid transform (or a stack (..., 4, 4)), got shape {T.shape}")
-    if not np.allclose(T[..., 3, :], [0.0, 0.0, 0.0, 1.0], atol=1e-12, rtol=0):
+    last = T[..., 3, :]
+    if T.shape == (4, 4):
+        ok = last.tolist() == [0.0, 0.0, 0.0, 1.0] or bool(np.abs(last - _LAST_ROW).max() <= 1e-12)
+    else:
+        ok = bool(np.allclose(last, _LAST_ROW, atol=1e-12, rtol=0))
+    if not ok:
         raise ValidationError(f"{name}: the last row of a rigid transform must be [0, 0, 0, 1], got {T[..., 3, :]}")
     check_rotation(T[..., :3, :3], f"{name} (rotation block)", atol=atol)
     return T
