@@ -28,6 +28,7 @@ from sensorfuse.types import ImuSamples, PoseTrajectory
 __all__ = [
     "STATUS",
     "Interpolated",
+    "default_max_gap_ns",
     "gnss_at",
     "imu_at",
     "interpolation_status",
@@ -76,6 +77,11 @@ def require_ok(result: Interpolated, what: str) -> Interpolated:
     return result
 
 
+def default_max_gap_ns(stamps: np.ndarray) -> int:
+    """The default gap limit: three median sample intervals (0 for fewer than two samples)."""
+    return 3 * int(np.median(np.diff(stamps))) if stamps.size > 1 else 0
+
+
 def interpolation_status(
     stamps: np.ndarray, q: np.ndarray, max_gap_ns: int | None, max_extrapolation_ns: int
 ) -> np.ndarray:
@@ -91,7 +97,7 @@ def interpolation_status(
     status[far] = 2
     if n > 1:
         if max_gap_ns is None:
-            max_gap_ns = 3 * int(np.median(np.diff(stamps)))
+            max_gap_ns = default_max_gap_ns(stamps)
         pos = np.searchsorted(stamps, q, side="right")
         inside = ~outside & (pos < n) & (pos > 0)
         exact = np.zeros(q.shape, bool)

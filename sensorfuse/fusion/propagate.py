@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from sensorfuse.errors import ValidationError
-from sensorfuse.fusion.interpolate import signal_at
+from sensorfuse.fusion.interpolate import default_max_gap_ns, signal_at
 from sensorfuse.geometry.transforms import check_transform
 from sensorfuse.types import ImuSamples, PoseTrajectory
 
@@ -80,7 +80,7 @@ def propagate_poses(
     """
     R_bi = check_transform(T_base_imu, "T_base_imu")[:3, :3]
     s = poses.stamp_ns
-    pose_gap = 3 * int(np.median(np.diff(s))) if s.size > 1 else 0
+    pose_gap = default_max_gap_ns(s)
     if len(imu) < 2 or s.size < 2:
         return Propagated(poses, max(s.size - 1, 0), 0, np.zeros(0), pose_gap)
     ti = imu.stamp_ns
@@ -90,7 +90,7 @@ def propagate_poses(
     # the rate at the pose times (ends of each interval): interpolated, with coverage status
     at_pose = signal_at(ti, w_b, s, max_gap_ns=max_gap_ns)
     if max_gap_ns is None:
-        max_gap_ns = 3 * int(np.median(np.diff(ti)))
+        max_gap_ns = default_max_gap_ns(ti)
     T = poses.T_world_body
     R_w = Rotation.from_matrix(T[:, :3, :3])
     out_t: list[np.ndarray] = []

@@ -81,17 +81,30 @@ def _bracket(stamps: np.ndarray, ti: np.int64, j: int) -> tuple[int, float]:
 
 
 @nb.njit(cache=True, nogil=True)
+def _pose_at(
+    stamps: np.ndarray, quat: np.ndarray, trans: np.ndarray, ti: np.int64, j: int, R: np.ndarray, t: np.ndarray
+) -> int:
+    """``T_world_base`` at ``ti`` into ``R`` (3, 3) and ``t`` (3,): SLERP + linear between the bracketing poses
+    (ends held); ``j`` is the previous bracket (see :func:`_bracket`), the new one is returned."""
+    j, f = _bracket(stamps, ti, j)
+    j1 = j + 1 if stamps.shape[0] > 1 else j
+    _slerp_matrix(quat[j], quat[j1], f, R)
+    for r in range(3):
+        t[r] = trans[j, r] + f * (trans[j1, r] - trans[j, r])
+    return j
+
+
+@nb.njit(cache=True, nogil=True)
 def pose_kernel(stamps: np.ndarray, quat: np.ndarray, trans: np.ndarray, ti: np.int64) -> np.ndarray:
     """``T_world_base`` (4, 4) at ``ti``: SLERP + linear between the bracketing poses (ends held)."""
-    j, f = _bracket(stamps, ti, 0)
-    j1 = j + 1 if stamps.shape[0] > 1 else j
     T = np.eye(4)
     R = np.empty((3, 3))
-    _slerp_matrix(quat[j], quat[j1], f, R)
+    t = np.empty(3)
+    _pose_at(stamps, quat, trans, ti, 0, R, t)
     for r in range(3):
         for c in range(3):
             T[r, c] = R[r, c]
-        T[r, 3] = trans[j, r] + f * (trans[j1, r] - trans[j, r])
+        T[r, 3] = t[r]
     return T
 
 
@@ -113,8 +126,8 @@ def deskew_kernel(
     store). Returns ``(largest shift, transforms built)``.
     """
     n = xyz.shape[0]
-    k = stamps.shape[0]
     R = np.empty((3, 3))
+    tw = np.empty(3)
     M = np.empty((3, 4))  # sensor@target <- sensor@t
     A = np.empty((3, 4))  # world <- sensor@t
     last = np.int64(0)
@@ -125,14 +138,11 @@ def deskew_kernel(
     for i in range(n):
         ti = t[i]
         if not have or ti != last:
-            j, f = _bracket(stamps, ti, j)
-            j1 = j + 1 if k > 1 else j
-            _slerp_matrix(quat[j], quat[j1], f, R)
+            j = _pose_at(stamps, quat, trans, ti, j, R, tw)
             for r in range(3):
-                tr = trans[j, r] + f * (trans[j1, r] - trans[j, r])
                 for c in range(4):
                     v = R[r, 0] * T_base_sensor[0, c] + R[r, 1] * T_base_sensor[1, c] + R[r, 2] * T_base_sensor[2, c]
-                    A[r, c] = v + (tr if c == 3 else 0.0)
+                    A[r, c] = v + (tw[r] if c == 3 else 0.0)
             for r in range(3):
                 for c in range(4):
                     v = T_target_world[r, 0] * A[0, c] + T_target_world[r, 1] * A[1, c] + T_target_world[r, 2] * A[2, c]

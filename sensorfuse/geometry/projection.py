@@ -204,6 +204,17 @@ def _visible_kernel(pixel: np.ndarray, depth: np.ndarray, tol: float, image: np.
             visible[i] = k >= 0 and np.float32(depth[i]) <= flat[k] * (1.0 + tol)
 
 
+def _inputs(points: object, T_cam_src: object, splat: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The checked points and 4x4 transform of :func:`project_cloud` and its numpy reference."""
+    P = _check_points(points, what)
+    T = check_transform(T_cam_src, "T_cam_src")
+    if T.shape != (4, 4):
+        raise ValidationError(f"T_cam_src: expected one 4x4 transform, got shape {T.shape}")
+    if splat < 0:
+        raise ValidationError(f"splat: expected >= 0 pixels, got {splat}")
+    return P, T
+
+
 def _check_points(points: object, what: str) -> np.ndarray:
     P = np.asarray(points)
     if P.ndim != 2 or P.shape[1] != 3:
@@ -231,12 +242,7 @@ def project_cloud(
     Raises:
         ValidationError: wrong shapes or dtypes, a non-rigid transform, a negative splat.
     """
-    P = _check_points(points, what)
-    T = check_transform(T_cam_src, "T_cam_src")
-    if T.shape != (4, 4):
-        raise ValidationError(f"T_cam_src: expected one 4x4 transform, got shape {T.shape}")
-    if splat < 0:
-        raise ValidationError(f"splat: expected >= 0 pixels, got {splat}")
+    P, T = _inputs(points, T_cam_src, splat, what)
     n = P.shape[0]
     uv = np.empty((n, 2))
     depth = np.empty(n)
@@ -244,8 +250,7 @@ def project_cloud(
     valid = np.empty(n, np.bool_)
     pixel = np.empty(n, np.int64)
     K = camera.K
-    c = np.zeros(8)
-    c[: camera.dist.size] = camera.dist
+    c = camera._bc  # the distortion padded to 8 coefficients (OpenCV order; Kannala-Brandt uses the first 4)
     model = _MODEL_ID[camera.model]
     r_max = camera.max_undistorted_radius if model else np.inf
     params = np.array([K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], r_max, camera.width, camera.height], np.float64)
@@ -270,9 +275,8 @@ def project_cloud_numpy(
     occlusion_tol: float = 0.02,
 ) -> Projection:
     """The vectorised numpy reference of :func:`project_cloud` (same rules, same outputs), for tests and benchmarks."""
-    P = _check_points(points, "points").astype(np.float64)
-    T = check_transform(T_cam_src, "T_cam_src")
-    Pc = P @ T[:3, :3].T + T[:3, 3]
+    P, T = _inputs(points, T_cam_src, splat, "points")
+    Pc = P.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
     uv, valid = camera._project(Pc)
     valid &= camera.in_image(uv)
     uv[~valid] = np.nan

@@ -146,7 +146,7 @@ class SyncedWriter:
             self._submit(path.write_bytes, data.data, nbytes=len(data.data))
             self.bytes_written += len(data.data)
         elif isinstance(data, Image):
-            # a copy: the reader's buffer may be a view of a memory-mapped log that it unmaps as it goes
+            # a copy: the pool writes it later, and the reader's buffer may be a view of a memory-mapped log
             pixels = data.data.copy()
             if data.encoding in _PNG_ENCODINGS:
                 path = folder / f"{stem}.png"
@@ -204,9 +204,12 @@ class SyncedWriter:
         self._pending.append((self._pool.submit(fn, *args), nbytes))
         self._pending_bytes += nbytes
         while len(self._pending) > MAX_PENDING or self._pending_bytes > MAX_PENDING_BYTES:
-            f, n = self._pending.popleft()
-            f.result()
-            self._pending_bytes -= n
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        f, n = self._pending.popleft()
+        f.result()
+        self._pending_bytes -= n
 
     def _write_row(
         self, name: str, kind: str, index: int, data: object, header: int, stamp: int, log: int | None
@@ -249,9 +252,7 @@ class SyncedWriter:
     def flush(self) -> None:
         """Wait until every queued file is written (raises the first error of the pool)."""
         while self._pending:
-            f, n = self._pending.popleft()
-            f.result()
-            self._pending_bytes -= n
+            self._wait_oldest()
 
     def finish(self, rig: Rig | None, frames: dict[str, np.ndarray], report: dict[str, Any]) -> Path:
         """Wait for the image pool, write index files, rig.yaml, frames.csv and sync_report.json, then move the
@@ -291,21 +292,22 @@ def _owns(a: np.ndarray) -> bool:
     return a.base is None
 
 
+def _own(a: np.ndarray | None) -> np.ndarray | None:
+    """``a``, or a copy of it when it views a reader's buffer: a memory-mapped log, which the reader unmaps from the
+    process as it goes, so a later read in the pool would map the pages back for good."""
+    return a if a is None or _owns(a) else a.copy()
+
+
 def _detached(cloud: PointCloud) -> PointCloud:
-    """The cloud with copies of the arrays that view the reader's buffer (a memory-mapped log, which the reader
-    unmaps from the process as it goes: a later read in the pool would map the pages back for good)."""
-
-    def own(a: np.ndarray | None) -> np.ndarray | None:
-        return a if a is None or _owns(a) else a.copy()
-
+    """The cloud with copies of the arrays that view the reader's buffer (see :func:`_own`)."""
     return PointCloud._from_checked(
-        own(cloud.xyz),
+        _own(cloud.xyz),
         cloud.stamp_ns,
         cloud.frame_id,
-        intensity=own(cloud.intensity),
-        t_offset_ns=own(cloud.t_offset_ns),
-        ring=own(cloud.ring),
-        fields={k: own(v) for k, v in cloud.fields.items()},
+        intensity=_own(cloud.intensity),
+        t_offset_ns=_own(cloud.t_offset_ns),
+        ring=_own(cloud.ring),
+        fields={k: _own(v) for k, v in cloud.fields.items()},
         log_ns=cloud.log_ns,
     )
 
