@@ -11,6 +11,8 @@ simulator logs: not yet.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,50 +24,80 @@ _EXAMPLES = "Examples:\n\n  fuse-labels check kitti_object/\n\n  fuse-labels che
 app = typer.Typer(add_completion=False, help="Joint 2D/3D labels: cross-checks.")
 
 
-def check_kitti(
-    root: Path, *, camera: int = 2, threshold: float = 0.5, frames: list[str] | None = None
-) -> dict[str, Any]:
-    """The check of a KITTI object folder (see the module docstring): ``{"frames": [...], "summary": {...}}``."""
-    import numpy as np
+@dataclass
+class _KittiFrame:
+    name: str
+    camera: Any  # CameraModel
+    T_cam_boxes: Any  # (4, 4) cam0 (label frame) -> camera
+    T_boxes_velo: Any  # (4, 4) velodyne -> cam0
+    pairs: list  # (object id, Box3D, annotated Box2D or None), id = frame:line
+    xyz: Any  # (N, 3) velodyne points, or None
+    image: Path  # the camera's PNG (may not exist)
 
+
+def _kitti_reader(root: Path, camera: int) -> Any:
+    """The KITTI object reader of ``root``, once the folder has labels and ``camera`` exists."""
     from sensorfuse.errors import ValidationError
-    from sensorfuse.fusion.labels import FLAGS, check_labels
     from sensorfuse.io.dataset import KittiObjectReader
-    from sensorfuse.types import Box2D
 
     reader = KittiObjectReader(root)
     if "label_2" not in reader.streams:
         raise ValidationError(f"{root}: no label_2 folder; nothing to check")
     if camera not in (0, 1, 2, 3):
         raise ValidationError(f"--camera {camera}: KITTI has cameras 0-3")
+    return reader
+
+
+def _kitti_frames(reader: Any, camera: int, frames: list[str] | None = None) -> Iterator[_KittiFrame]:
+    """The labelled frames of a KITTI object reader with what the label commands need, one at a time."""
+    import numpy as np
+
+    from sensorfuse.types import Box2D
+
     cam_name = f"cam{camera}"
-    out_frames = []
-    all_rows = []
+    sd = reader.split_dir
     for i, name in enumerate(reader.frames):
-        if frames is not None and name not in frames:
+        if (frames is not None and name not in frames) or not (sd / "label_2" / f"{name}.txt").is_file():
             continue
-        if not (reader.split_dir / "label_2" / f"{name}.txt").is_file():
-            continue
-        boxes = reader.get("label_2", i).data
         rig = reader.rig_for(i)
-        cam = rig.sensor(cam_name).camera
-        T_cam_boxes = rig.transform(cam_name, "cam0")
-        cloud = None
-        if "velodyne" in reader.streams and (reader.split_dir / "velodyne" / f"{name}.bin").is_file():
-            cloud = reader.get("velodyne", i).data.xyz
+        xyz = None
+        if "velodyne" in reader.streams and (sd / "velodyne" / f"{name}.bin").is_file():
+            xyz = reader.get("velodyne", i).data.xyz
         pairs = []
-        for b in boxes:
-            line = b.attributes.get("line", len(pairs))
+        for b in reader.get("label_2", i).data:
             bb = b.attributes.get("bbox_2d")
             b2 = None
             if bb is not None and np.all(np.asarray(bb) >= 0):
                 b2 = Box2D(*bb, frame_id=cam_name, stamp_ns=b.stamp_ns, label=b.label)
-            pairs.append((f"{name}:{line}", b, b2))
+            pairs.append((f"{name}:{b.attributes.get('line', len(pairs))}", b, b2))
+        yield _KittiFrame(
+            name,
+            rig.sensor(cam_name).camera,
+            rig.transform(cam_name, "cam0"),
+            rig.transform("cam0", "velodyne"),
+            pairs,
+            xyz,
+            sd / f"image_{camera}" / f"{name}.png",
+        )
+
+
+def check_kitti(
+    root: Path, *, camera: int = 2, threshold: float = 0.5, frames: list[str] | None = None
+) -> dict[str, Any]:
+    """The check of a KITTI object folder (see the module docstring): ``{"frames": [...], "summary": {...}}``."""
+    import numpy as np
+
+    from sensorfuse.fusion.labels import FLAGS, check_labels
+
+    cam_name = f"cam{camera}"
+    out_frames = []
+    all_rows = []
+    for fr in _kitti_frames(_kitti_reader(root, camera), camera, frames):
         rows, summary = check_labels(
-            pairs, T_cam_boxes, cam, threshold=threshold, cloud_xyz=cloud,
-            T_boxes_cloud=rig.transform("cam0", "velodyne") if cloud is not None else None,
+            fr.pairs, fr.T_cam_boxes, fr.camera, threshold=threshold, cloud_xyz=fr.xyz,
+            T_boxes_cloud=fr.T_boxes_velo if fr.xyz is not None else None,
         )  # fmt: skip
-        out_frames.append({"frame": name, "summary": summary, "objects": [r.to_dict() for r in rows]})
+        out_frames.append({"frame": fr.name, "summary": summary, "objects": [r.to_dict() for r in rows]})
         all_rows += rows
     both = [r.iou for r in all_rows if r.iou is not None]
     per_frame = [f["summary"]["mean_iou"] for f in out_frames if f["summary"]["mean_iou"] is not None]
@@ -129,38 +161,24 @@ def project_kitti(root: Path, out: Path, *, camera: int = 2, overwrite: bool = F
     from sensorfuse.fusion.labels import project_labels
     from sensorfuse.geometry.projection import project_cloud
     from sensorfuse.io._files import PartialDir, json_default
-    from sensorfuse.io.dataset import KittiObjectReader
-    from sensorfuse.types import Box2D
     from sensorfuse.viz.overlay import BOX_COLOURS, draw_boxes, draw_points
 
-    reader = KittiObjectReader(root)
     cam_name = f"cam{camera}"
-    folder = f"image_{camera}"
+    reader = _kitti_reader(root, camera)  # before anything is written
     pdir = PartialDir(out, overwrite=overwrite)
     try:
         (pdir.tmp / "labels").mkdir()
         (pdir.tmp / "overlay").mkdir()
         frames = []
-        for i, name in enumerate(reader.frames):
-            label_file = reader.split_dir / "label_2" / f"{name}.txt"
-            png = reader.split_dir / folder / f"{name}.png"
-            if not label_file.is_file():
-                continue
-            rig = reader.rig_for(i)
-            cam = rig.sensor(cam_name).camera
-            T_cam_boxes = rig.transform(cam_name, "cam0")
-            boxes = reader.get("label_2", i).data
-            xyz = reader.get("velodyne", i).data.xyz
-            T_boxes_velo = rig.transform("cam0", "velodyne")
-            labels = project_labels(boxes, T_cam_boxes, cam, camera_frame=cam_name, cloud_xyz=xyz,
-                                    T_boxes_cloud=T_boxes_velo)  # fmt: skip
+        for fr in _kitti_frames(reader, camera):
+            name = fr.name
+            labels = project_labels([b for _, b, _ in fr.pairs], fr.T_cam_boxes, fr.camera, camera_frame=cam_name,
+                                    cloud_xyz=fr.xyz, T_boxes_cloud=fr.T_boxes_velo)  # fmt: skip
             rows, drawn = [], []
-            for k, pl in enumerate(labels):
-                bb = pl.box3d.attributes.get("bbox_2d")
-                ann = Box2D(*bb, cam_name, 0, pl.box3d.label) if bb is not None and min(bb) >= 0 else None
+            for (oid, _, ann), pl in zip(fr.pairs, labels, strict=True):
                 iou = None if ann is None or pl.box2d is None else round(ann.iou(pl.box2d), 4)
                 rows.append({
-                    "id": f"{name}:{k}", "label": pl.box3d.label,
+                    "id": oid, "label": pl.box3d.label,
                     "xyxy": None if pl.box2d is None else [round(float(v), 2) for v in pl.box2d.xyxy],
                     "truncation": round(pl.truncation, 4),
                     "occlusion": None if pl.occlusion is None else round(pl.occlusion, 4),
@@ -174,9 +192,9 @@ def project_kitti(root: Path, out: Path, *, camera: int = 2, overwrite: bool = F
                     colour = BOX_COLOURS["flagged" if bad else "projected"]
                     drawn.append((pl.box2d.xyxy, colour, f"{pl.box3d.label} {iou if iou is not None else ''}"))
             (pdir.tmp / "labels" / f"{name}.json").write_text(json.dumps(rows, indent=1, default=json_default))
-            if png.is_file():
-                img = cv2.imread(str(png), cv2.IMREAD_COLOR)
-                proj = project_cloud(xyz, rig.transform(cam_name, "velodyne"), cam, zbuffer=True, splat=1)
+            if fr.image.is_file() and fr.xyz is not None:
+                img = cv2.imread(str(fr.image), cv2.IMREAD_COLOR)
+                proj = project_cloud(fr.xyz, fr.T_cam_boxes @ fr.T_boxes_velo, fr.camera, zbuffer=True, splat=1)
                 over = draw_boxes(draw_points(img, proj), drawn)
                 if not cv2.imwrite(str(pdir.tmp / "overlay" / f"{name}.png"), over):
                     raise FormatError(f"{out}: overlay for frame {name} could not be written (disk full?)")
