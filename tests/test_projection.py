@@ -97,14 +97,14 @@ def test_second_process_loads_the_kernels_from_the_cache():
         "from sensorfuse.geometry.camera import CameraModel\n"
         "cam = CameraModel(np.array([[500., 0, 320], [0, 500, 240], [0, 0, 1]]), np.zeros(0), 'pinhole', 640, 480)\n"
         "p.project_cloud(np.ones((10, 3)), np.eye(4), cam, zbuffer=True)\n"
-        "s = [k.stats for k in (p._project_kernel, p._zbuffer_kernel, p._visible_kernel)]\n"
+        "s = [k.stats for k in (p._project_kernel, p._zbuffer_kernel)]\n"
         "print(sum(sum(x.cache_misses.values()) for x in s), sum(sum(x.cache_hits.values()) for x in s))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fills the cache if needed
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     misses, hits = int(out[0]), int(out[1])
     assert misses == 0
-    assert hits >= 3
+    assert hits >= 2
 
 
 def test_kitti_label_boxes_project_onto_their_2d_boxes_and_hold_their_points(shared_data):

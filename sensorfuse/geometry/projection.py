@@ -65,7 +65,10 @@ class Projection:
     depth_image: np.ndarray | None = None
 
 
-@nb.njit(cache=True, nogil=True)
+_SUB = 512  # points per inner batch: small SoA scratch arrays the compiler can vectorise over (they alias nothing)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _project_range(
     lo: int,
     hi: int,
@@ -78,69 +81,102 @@ def _project_range(
 ) -> int:
     """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
     Kannala-Brandt only), valid and the pixel index (-1: none) into ``out``; ``cam`` = fx, skew, cx, fy, cy, the
-    model's valid radius, width, height; ``c`` the distortion (8, OpenCV order). Returns the valid count."""
+    model's valid radius, width, height; ``c`` the distortion (8, OpenCV order). Returns the valid count.
+
+    In batches of ``_SUB``: gather into local arrays, a branch-free arithmetic loop over them (SIMD; every point is
+    computed and the mask decides), then the scatter into the outputs. NaN/inf inputs fail the finiteness test
+    (comparisons with NaN are false)."""
     uv, depth, dist, valid, pixel = out
     fx, skew, cx, fy, cy, r_max = cam[0], cam[1], cam[2], cam[3], cam[4], cam[5]
     width, height = int(cam[6]), int(cam[7])
-    count = 0
     r2_max = r_max * r_max
-    u_lo, v_lo = -0.5, -0.5
     u_hi, v_hi = width - 0.5, height - 0.5
-    for i in range(lo, hi):
-        px, py, pz = float(P[i, 0]), float(P[i, 1]), float(P[i, 2])
-        X = T[0, 0] * px + T[0, 1] * py + T[0, 2] * pz + T[0, 3]
-        Y = T[1, 0] * px + T[1, 1] * py + T[1, 2] * pz + T[1, 3]
-        Z = T[2, 0] * px + T[2, 1] * py + T[2, 2] * pz + T[2, 3]
-        depth[i] = Z
-        ok = np.isfinite(X) and np.isfinite(Y) and np.isfinite(Z)
-        xd = 0.0
-        yd = 0.0
-        if ok:
-            if model == 2:  # Kannala-Brandt
-                dist[i] = np.sqrt(X * X + Y * Y + Z * Z)
+    t00, t01, t02, t03 = T[0, 0], T[0, 1], T[0, 2], T[0, 3]
+    t10, t11, t12, t13 = T[1, 0], T[1, 1], T[1, 2], T[1, 3]
+    t20, t21, t22, t23 = T[2, 0], T[2, 1], T[2, 2], T[2, 3]
+    k1, k2, p1, p2, k3, k4, k5, k6 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    inf = np.inf
+    xs = np.empty(_SUB)
+    ys = np.empty(_SUB)
+    zs = np.empty(_SUB)
+    rs = np.empty(_SUB)
+    ok = np.empty(_SUB, np.bool_)
+    count = 0
+    for s in range(lo, hi, _SUB):
+        m = min(_SUB, hi - s)
+        for j in range(m):
+            xs[j] = P[s + j, 0]
+            ys[j] = P[s + j, 1]
+            zs[j] = P[s + j, 2]
+        # after the arithmetic loop (one per model, so each is a straight SIMD loop): xs, ys = u, v; zs = z
+        if model == 1:  # Brown-Conrady (OpenCV rational + tangential)
+            for j in range(m):
+                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
+                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
+                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
+                iz = 1.0 / Z
+                x = X * iz
+                y = Y * iz
+                r2 = x * x + y * y
+                g = (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+                xy2 = 2.0 * x * y
+                xd = x * g + p1 * xy2 + p2 * (r2 + 2.0 * x * x)
+                yd = y * g + p1 * (r2 + 2.0 * y * y) + p2 * xy2
+                u = fx * xd + skew * yd + cx
+                v = fy * yd + cy
+                fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
+                ok[j] = fin & (Z > 0.0) & (r2 <= r2_max) & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                xs[j] = u
+                ys[j] = v
+                zs[j] = Z
+        elif model == 0:  # pinhole
+            for j in range(m):
+                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
+                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
+                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
+                iz = 1.0 / Z
+                u = fx * (X * iz) + skew * (Y * iz) + cx
+                v = fy * (Y * iz) + cy
+                fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
+                ok[j] = fin & (Z > 0.0) & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                xs[j] = u
+                ys[j] = v
+                zs[j] = Z
+        else:  # Kannala-Brandt: angle from the axis, valid up to the model's monotonic angle; rs = range
+            for j in range(m):
+                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
+                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
+                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
                 rxy = np.sqrt(X * X + Y * Y)
+                rs[j] = np.sqrt(X * X + Y * Y + Z * Z)
                 theta = np.arctan2(rxy, Z)
-                ok = theta <= r_max and (rxy > 0.0 or Z > 0.0)
-                if ok:
-                    t2 = theta * theta
-                    td = theta * (1.0 + t2 * (c[0] + t2 * (c[1] + t2 * (c[2] + t2 * c[3]))))
-                    s = td / rxy if rxy > 0.0 else 0.0
-                    xd = X * s
-                    yd = Y * s
-            else:
-                ok = Z > 0.0
-                if ok:
-                    iz = 1.0 / Z
-                    x = X * iz
-                    y = Y * iz
-                    if model == 1:  # Brown-Conrady (OpenCV rational + tangential)
-                        r2 = x * x + y * y
-                        ok = r2 <= r2_max
-                        num = 1.0 + r2 * (c[0] + r2 * (c[1] + r2 * c[4]))
-                        den = 1.0 + r2 * (c[5] + r2 * (c[6] + r2 * c[7]))
-                        g = num / den
-                        xy2 = 2.0 * x * y
-                        xd = x * g + c[2] * xy2 + c[3] * (r2 + 2.0 * x * x)
-                        yd = y * g + c[2] * (r2 + 2.0 * y * y) + c[3] * xy2
-                    else:
-                        xd = x
-                        yd = y
-        if ok:
-            u = fx * xd + skew * yd + cx
-            v = fy * yd + cy
-            ok = u >= u_lo and u < u_hi and v >= v_lo and v < v_hi
-        if ok:
-            uv[i, 0] = u
-            uv[i, 1] = v
-            cu = min(int(u + 0.5), width - 1)  # u + 0.5 >= 0: truncation is the floor
-            cv = min(int(v + 0.5), height - 1)
-            pixel[i] = cv * width + cu
-            count += 1
-        else:
-            uv[i, 0] = np.nan
-            uv[i, 1] = np.nan
-            pixel[i] = -1
-        valid[i] = ok
+                t2 = theta * theta
+                td = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
+                sc = td / rxy if rxy > 0.0 else 0.0
+                u = fx * (X * sc) + skew * (Y * sc) + cx
+                v = fy * (Y * sc) + cy
+                fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
+                good = fin & (theta <= r_max) & ((rxy > 0.0) | (Z > 0.0))
+                ok[j] = good & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                xs[j] = u
+                ys[j] = v
+                zs[j] = Z
+        for j in range(m):
+            depth[s + j] = zs[j]
+            valid[s + j] = ok[j]
+        if model == 2:
+            for j in range(m):
+                dist[s + j] = rs[j]
+        for j in range(m):  # branch-free: the mask selects (a NaN or huge u, v is never used)
+            good = ok[j]
+            u = xs[j] if good else np.nan
+            v = ys[j] if good else np.nan
+            uv[s + j, 0] = u
+            uv[s + j, 1] = v
+            cu = min(max(xs[j] + 0.5, 0.0), width - 1.0) if good else 0.0  # >= 0: truncation is the floor
+            cv = min(max(ys[j] + 0.5, 0.0), height - 1.0) if good else 0.0
+            pixel[s + j] = int(cv) * width + int(cu) if good else -1
+            count += good
     return count
 
 
@@ -169,8 +205,12 @@ def _project_kernel(
 
 
 @nb.njit(cache=True, nogil=True)
-def _zbuffer_kernel(pixel: np.ndarray, depth: np.ndarray, splat: int, image: np.ndarray) -> None:
-    """Nearest depth per pixel (splatted) from each point's pixel index (-1: none); serial, so deterministic."""
+def _zbuffer_kernel(
+    pixel: np.ndarray, depth: np.ndarray, splat: int, tol: float, image: np.ndarray, visible: np.ndarray
+) -> None:
+    """Nearest depth per pixel (splatted) from each point's pixel index (-1: none), then per point whether its depth
+    is within ``tol`` (relative) of the nearest at its pixel. Serial, so deterministic (and a parallel pass for the
+    visibility costs more in thread start-up than it saves on 2 cores)."""
     h, w = image.shape
     flat = image.ravel()
     for i in range(pixel.shape[0]):
@@ -190,18 +230,10 @@ def _zbuffer_kernel(pixel: np.ndarray, depth: np.ndarray, splat: int, image: np.
                 cur = image[r, q]
                 if cur == 0.0 or d < cur:
                     image[r, q] = d
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _visible_kernel(pixel: np.ndarray, depth: np.ndarray, tol: float, image: np.ndarray, visible: np.ndarray) -> None:
-    """Per point: its depth within ``tol`` (relative) of the nearest depth at its pixel; blocks in parallel."""
-    flat = image.ravel()
-    n = pixel.shape[0]
-    blocks = (n + _BLOCK - 1) // _BLOCK
-    for b in nb.prange(blocks):
-        for i in range(b * _BLOCK, min(b * _BLOCK + _BLOCK, n)):
-            k = pixel[i]
-            visible[i] = k >= 0 and np.float32(depth[i]) <= flat[k] * (1.0 + tol)
+    scale = 1.0 + tol
+    for i in range(pixel.shape[0]):
+        k = pixel[i]
+        visible[i] = k >= 0 and np.float32(depth[i]) <= flat[k] * scale
 
 
 def _inputs(points: object, T_cam_src: object, splat: int, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -260,8 +292,7 @@ def project_cloud(
     image = np.zeros((camera.height, camera.width), np.float32)
     visible = np.empty(n, np.bool_)
     key = dist if model == 2 else depth  # a fisheye sees points with z <= 0: occlusion by range along the ray
-    _zbuffer_kernel(pixel, key, int(splat), image)
-    _visible_kernel(pixel, key, float(occlusion_tol), image, visible)
+    _zbuffer_kernel(pixel, key, int(splat), float(occlusion_tol), image, visible)
     return Projection(uv, depth, valid, visible, image)
 
 
