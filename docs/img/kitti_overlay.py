@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from sensorfuse.cli.labels import project_kitti
+from sensorfuse.pipelines.labels import project_dataset
 
 HERE = Path(__file__).resolve().parent
 
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     data = HERE.parents[2] / "shared" / "data" / "kitti_object"
     with tempfile.TemporaryDirectory() as tmp:
-        project_kitti(data, Path(tmp) / "out")
+        project_dataset(data, Path(tmp) / "out")
         img = cv2.imread(str(Path(tmp) / "out" / "overlay" / "000001.png"))
     cv2.imwrite(str(HERE / "kitti_overlay_000001.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 85])
 

@@ -4,8 +4,11 @@ a cross-modal check of annotated 2D boxes against their 3D boxes.
 - :func:`project_labels`: each :class:`~sensorfuse.types.Box3D` -> its 2D box in one camera
   (:func:`~sensorfuse.geometry.projection.box_to_image`, near-plane clipped), ``truncation = 1 - area inside the image /
   area of the whole projection``, and, given the LiDAR cloud, the box's points, how many of them project into the
-  image and how many of those the z-buffer finds visible: ``occlusion = 1 - visible / in image`` (None without
-  points in the image).
+  image and how many of those the z-buffer finds visible. Occlusion: of the returns the camera sees (z-buffer) whose
+  rays from the camera pass through the box, the share that lie in front of it (occluders, more than
+  ``occluder_m`` before the box) rather than on it (inside, or within ``occluder_m`` of its surface):
+  ``occlusion = front / (front + on the box)`` (None when no return falls there). Counting only the box's own points would miss occlusion: the LiDAR sits next to the
+  camera, so what hides an object from the camera also hides it from the LiDAR, and the hidden part has no points.
 - :func:`check_labels`: IoU of each annotated 2D box with the projection of its 3D box; flags ``iou_below`` (under
   ``threshold``, default 0.5; 0.75 is the strict setting), ``not_in_image`` (the 3D box projects nowhere in the
   image), ``no_lidar_points`` (given a cloud: the 3D box holds none), ``no_2d_box`` / ``no_3d_box`` (a label in one
@@ -14,11 +17,14 @@ a cross-modal check of annotated 2D boxes against their 3D boxes.
 Time: the boxes, the cloud and the camera must describe the same instant. A label made on a LiDAR sweep and a camera
 exposed tens of ms later (nuScenes cameras fire up to ~40 ms apart) need the box moved first: :func:`boxes_at`
 interpolates each track between labelled keyframes in the world frame (object motion), :func:`boxes_in_frame` puts
-them in the ego frame at the camera's time (ego motion, from the pose trajectory).
+them in the ego frame at the camera's time (ego motion, from the pose trajectory). The cloud of a sweep that lasted
+50-100 ms needs the same care: :func:`move_with_boxes` finds each point's box at the point's own time and carries the
+point with the box to the camera's time (static points are moved by the ego motion alone, by deskewing).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +42,7 @@ __all__ = [
     "boxes_at",
     "boxes_in_frame",
     "check_labels",
+    "move_with_boxes",
     "project_labels",
 ]
 
@@ -55,7 +62,9 @@ class ProjectedLabel:
         points: LiDAR points in the box (None without a cloud).
         points_in_image: of those, projecting into the image.
         points_visible: of those, not hidden behind nearer points (z-buffer).
-        occlusion: ``1 - points_visible / points_in_image`` (None without points in the image).
+        points_front: returns in front of the box on the camera's rays through it (occluders).
+        occlusion: ``points_front / (points_front + returns on the box)`` (None when both are 0; see the module
+            docstring).
     """
 
     box3d: Box3D
@@ -66,6 +75,7 @@ class ProjectedLabel:
     points_in_image: int | None = None
     points_visible: int | None = None
     occlusion: float | None = None
+    points_front: int | None = None
 
 
 def project_labels(
@@ -78,6 +88,7 @@ def project_labels(
     cloud_xyz: object | None = None,
     T_boxes_cloud: object | None = None,
     splat: int = 1,
+    occluder_m: float = 0.3,
 ) -> list[ProjectedLabel]:
     """Carry 3D boxes (all in one frame) into ``camera`` (see the module docstring).
 
@@ -89,8 +100,9 @@ def project_labels(
         cloud_xyz: optional (N, 3) LiDAR points for point counts and occlusion.
         T_boxes_cloud: (4, 4) cloud frame -> boxes' frame (default identity).
         splat: z-buffer splat radius in pixels (sparse LiDAR needs >= 1 so a far surface is hidden behind a near one).
+        occluder_m: a return counts as an occluder of a box when its ray meets the box more than this far behind it.
     """
-    from sensorfuse.geometry.projection import box_to_image, points_in_boxes, project_cloud
+    from sensorfuse.geometry.projection import box_to_image, points_in_boxes, project_cloud, ray_box_entry
 
     T = check_transform(T_cam_boxes, "T_cam_boxes")
     frames = {b.frame_id for b in boxes}
@@ -105,9 +117,19 @@ def project_labels(
         Pb = P @ T_bc[:3, :3].T + T_bc[:3, 3]
         first, _ = points_in_boxes(Pb, boxes)
         proj = project_cloud(Pb, T, camera, zbuffer=True, splat=splat)
+        seen = np.flatnonzero(proj.visible)  # returns the camera sees (z-buffer): on the box, or in front of it
+        origin = np.linalg.inv(T)[:3, 3]  # the camera centre in the boxes' frame
+        rays = Pb[seen] - origin
+        dist = np.linalg.norm(rays, axis=1)
         for k in range(len(boxes)):
             m = first == k
-            per_box[k] = (int(m.sum()), int((m & proj.valid).sum()), int((m & proj.visible).sum()))
+            entry = ray_box_entry(origin, rays, boxes[k])  # in units of the ray: 1 = the point itself
+            with np.errstate(invalid="ignore"):
+                gap = dist * (entry - 1.0)  # > 0: the point lies before the box on its ray
+            own = first[seen] == k
+            front = int((~own & (entry < np.inf) & (gap > occluder_m)).sum())
+            on_box = int((own | (np.abs(gap) <= occluder_m)).sum())  # surface returns scatter around the faces
+            per_box[k] = (int(m.sum()), int((m & proj.valid).sum()), int((m & proj.visible).sum()), front, on_box)
     out = []
     for k, b in enumerate(boxes):
         corners = b.corners() @ T[:3, :3].T + T[:3, 3]
@@ -117,11 +139,11 @@ def project_labels(
             area = (full[2] - full[0]) * (full[3] - full[1])
             inside = (clip[2] - clip[0]) * (clip[3] - clip[1])
             trunc = float(np.clip(1.0 - inside / area, 0.0, 1.0)) if area > 0 else 0.0
-        n_pts = n_img = n_vis = None
+        n_pts = n_img = n_vis = n_front = None
         occ = None
         if per_box[k] is not None:
-            n_pts, n_img, n_vis = per_box[k]
-            occ = 1.0 - n_vis / n_img if n_img else None
+            n_pts, n_img, n_vis, n_front, n_on = per_box[k]
+            occ = n_front / (n_front + n_on) if n_front + n_on else None
         box2d = None
         if clip is not None:
             box2d = Box2D(
@@ -133,7 +155,7 @@ def project_labels(
                 occlusion=occ,
                 truncation=trunc,
             )
-        out.append(ProjectedLabel(b, box2d, full, trunc, n_pts, n_img, n_vis, occ))
+        out.append(ProjectedLabel(b, box2d, full, trunc, n_pts, n_img, n_vis, occ, n_front))
     return out
 
 
@@ -321,3 +343,63 @@ def boxes_in_frame(boxes: list[Box3D], T_frame_world: object, frame_id: str) -> 
         )
         for b in boxes
     ]
+
+
+def move_with_boxes(
+    points: object,
+    point_ns: object,
+    boxes_fn: Callable[[int], list[Box3D]],
+    target_ns: int,
+    *,
+    margin_m: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray, list[Box3D]]:
+    """Carry the points of moving objects to ``target_ns`` with their boxes.
+
+    ``points`` (N, 3) are in a world frame (already deskewed: each point where it was at its own time ``point_ns``),
+    ``boxes_fn(t)`` returns the labelled boxes at ``t`` in that frame (e.g. ``lambda t: boxes_at(keyframes, t)[0]``,
+    or a simulator's truth). Each track's box is taken at the earliest and latest point time and interpolated per
+    point (linear centre and size, constant-rate rotation): a point inside its track's box *at its own time* (grown by
+    ``margin_m`` on every side: returns from a surface scatter around it with the range noise) belongs to it and is
+    moved rigidly to where that box is at ``target_ns``. Other points are returned unchanged. Tracks
+    missing at any of the three times are not moved (boxes without a ``track_id`` cannot be matched).
+
+    Returns:
+        ``(moved points (N, 3) float64, owner (N,) int64 index into the target boxes or -1, the target boxes)``.
+    """
+    from scipy.spatial.transform import Rotation
+
+    P = np.asarray(points, np.float64)
+    t = np.asarray(point_ns, np.int64).ravel()
+    if P.ndim != 2 or P.shape[1] != 3 or P.shape[0] != t.shape[0]:
+        raise ValidationError(f"points: expected (N, 3) with (N,) point times, got {P.shape} and {t.shape}")
+    targets = boxes_fn(int(target_ns))
+    out = P.copy()
+    owner = np.full(P.shape[0], -1, np.int64)
+    if P.shape[0] == 0 or not targets:
+        return out, owner, targets
+    t0, t1 = int(t.min()), int(t.max())
+    first = {b.track_id: b for b in boxes_fn(t0) if b.track_id is not None}
+    last = {b.track_id: b for b in boxes_fn(t1) if b.track_id is not None}
+    f = (t - t0).astype(np.float64) / (t1 - t0) if t1 > t0 else np.zeros(t.shape)
+    for k, c in enumerate(targets):
+        a, b = first.get(c.track_id), last.get(c.track_id)
+        if c.track_id is None or a is None or b is None:
+            continue
+        reach = 0.5 * float(np.linalg.norm(np.maximum(a.size, b.size) + 2 * margin_m))
+        reach += 0.5 * float(np.linalg.norm(b.center - a.center))
+        cand = np.flatnonzero(
+            (np.linalg.norm(P - 0.5 * (a.center + b.center), axis=1) <= reach) & (owner < 0)
+        )  # fmt: skip
+        if cand.size == 0:
+            continue
+        fc = f[cand, None]
+        centre = a.center + fc * (b.center - a.center)
+        half = 0.5 * (a.size + fc * (b.size - a.size)) + margin_m
+        rel = Rotation.from_matrix(a.rotation.T @ b.rotation).as_rotvec()
+        R = a.rotation @ Rotation.from_rotvec(fc * rel).as_matrix()  # (n, 3, 3) box -> world at each point's time
+        local = np.einsum("nji,nj->ni", R, P[cand] - centre)
+        inside = np.all(np.abs(local) <= half, axis=1)
+        idx = cand[inside]
+        owner[idx] = k
+        out[idx] = c.center + local[inside] @ c.rotation.T
+    return out, owner, targets

@@ -38,6 +38,7 @@ __all__ = [
     "points_in_image_box",
     "project_cloud",
     "project_cloud_numpy",
+    "ray_box_entry",
     "sample_bilinear",
     "zbuffer_numpy",
 ]
@@ -491,6 +492,28 @@ def points_in_boxes_numpy(points: object, boxes: list) -> tuple[np.ndarray, np.n
     return first, counts
 
 
+def ray_box_entry(origin: object, dirs: object, box: object) -> np.ndarray:
+    """Where rays from ``origin`` (3,) along ``dirs`` (N, 3) (both in the box's frame) enter an oriented
+    :class:`~sensorfuse.types.Box3D`: the ray parameter (distance for unit directions; 0 when the origin is inside),
+    ``inf`` where a ray misses the box or meets it only behind the origin (slab test)."""
+    o = box.rotation.T @ (np.asarray(origin, np.float64) - box.center)
+    d = np.asarray(dirs, np.float64) @ box.rotation
+    h = 0.5 * box.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta = (-h - o) / d
+        tb = (h - o) / d
+    near = np.minimum(ta, tb)
+    far = np.maximum(ta, tb)
+    parallel = d == 0.0  # a ray parallel to a slab: inside it everywhere or nowhere
+    inside = np.abs(o) <= h
+    near = np.where(parallel, np.where(inside, -np.inf, np.inf), near)
+    far = np.where(parallel, np.where(inside, np.inf, -np.inf), far)
+    t0 = near.max(axis=1)
+    t1 = far.min(axis=1)
+    hit = (t1 >= np.maximum(t0, 0.0)) & np.isfinite(d).all(axis=1)
+    return np.where(hit, np.maximum(t0, 0.0), np.inf)
+
+
 def box_to_image(
     corners_cam: np.ndarray, camera: CameraModel, *, near_m: float = 0.1, samples: int = 16
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -528,10 +551,46 @@ def box_to_image(
     uv = uv[ok]
     full = np.array([uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()])
     lo, hi_u, hi_v = -0.5, camera.width - 0.5, camera.height - 0.5
-    clipped = np.array([max(full[0], lo), max(full[1], lo), min(full[2], hi_u), min(full[3], hi_v)])
+    if full[0] >= lo and full[1] >= lo and full[2] <= hi_u and full[3] <= hi_v:
+        return full, full.copy()
+    # partly outside: the box of (outline inside the image), not the full box cut to the image — an outline that
+    # leaves the image slanted (or bent by distortion) spans less of the border than its bounding box does
+    inside = _clip_polygon(_hull(uv), lo, lo, hi_u, hi_v)
+    if inside.shape[0] < 3:
+        return full, None
+    clipped = np.array([inside[:, 0].min(), inside[:, 1].min(), inside[:, 0].max(), inside[:, 1].max()])
     if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
         return full, None
     return full, clipped
+
+
+def _hull(uv: np.ndarray) -> np.ndarray:
+    """Convex hull (counter-clockwise) of 2D points: the outline of a projected box (convex for a pinhole camera;
+    the edges are sampled densely, so the hull follows a distorted outline closely)."""
+    import cv2
+
+    return cv2.convexHull(np.ascontiguousarray(uv, np.float32)).reshape(-1, 2).astype(np.float64)
+
+
+def _clip_polygon(poly: np.ndarray, u0: float, v0: float, u1: float, v1: float) -> np.ndarray:
+    """Sutherland-Hodgman: a convex polygon (K, 2) cut to the rectangle ``[u0, u1] x [v0, v1]``."""
+    for axis, bound, keep_above in ((0, u0, True), (0, u1, False), (1, v0, True), (1, v1, False)):
+        if poly.shape[0] == 0:
+            break
+        x = poly[:, axis] - bound
+        ins = x >= 0 if keep_above else x <= 0
+        nxt = np.roll(poly, -1, axis=0)
+        xn = np.roll(x, -1)
+        insn = np.roll(ins, -1)
+        out = []
+        for k in range(poly.shape[0]):  # a polygon of tens of vertices: no hot path
+            if ins[k]:
+                out.append(poly[k])
+            if ins[k] != insn[k]:
+                t = x[k] / (x[k] - xn[k])
+                out.append(poly[k] + t * (nxt[k] - poly[k]))
+        poly = np.array(out).reshape(-1, 2)
+    return poly
 
 
 def points_in_image_box(proj: Projection, xyxy: object, *, visible_only: bool = True) -> np.ndarray:

@@ -6,7 +6,8 @@
       truth.yaml            config, seed, time range, world origin, per stream: topic, clock, faults, counts, events
       rig.yaml              the true rig (sensorfuse rig file, clocks included)
       trajectory.csv        t_ns, T_world_base (x y z qx qy qz qw), v_world, omega_body, a_world at 200 Hz
-      objects.csv           t_ns, instance, track_id, label, centre xyz, size lwh, yaw — labelled objects at 100 Hz
+      objects.csv           t_ns, instance, track_id, label, centre xyz, size lwh, yaw, quaternion xyzw — labelled
+                            objects at 100 Hz (cars and pedestrians turn about z only; the held board tilts)
       instances.csv         instance id -> kind, label, track id (the ids in instance images and radar truth)
       messages/NAME.csv     every produced message: seq, true_ns, header_ns, log_ns, event, burst
       radar.csv             per detection: seq, instance (0 = clutter), true_doppler_mps
@@ -30,9 +31,9 @@ from sensorfuse.io._files import write_text_atomic
 from sensorfuse.io._yaml import read_yaml, write_yaml
 from sensorfuse.io.rigfile import load_rig, save_rig
 from sensorfuse.rig import Rig
-from sensorfuse.types import PoseTrajectory
+from sensorfuse.types import Box3D, PoseTrajectory
 
-__all__ = ["GroundTruth", "TruthWriter", "load_ground_truth"]
+__all__ = ["GroundTruth", "TruthObjects", "TruthWriter", "load_ground_truth"]
 
 TRAJECTORY_RATE_HZ = 200.0
 OBJECT_RATE_HZ = 100.0
@@ -93,15 +94,17 @@ class TruthWriter:
         for obj in self.scene.dynamic_objects:
             T = obj.pose(t)
             yaw = np.arctan2(T[:, 1, 0], T[:, 0, 0])
+            q = Rotation.from_matrix(T[:, :3, :3]).as_quat()
             for i in range(t_ns.size):
                 rows.append(
                     [int(t_ns[i]), obj.instance_id, obj.track_id if obj.track_id is not None else "", obj.label]
                     + [_f(x) for x in T[i, :3, 3]]
                     + [_f(x) for x in obj.size]
                     + [_f(yaw[i])]
+                    + [_f(x) for x in q[i]]
                 )
         rows.sort(key=lambda r: (r[0], r[1]))
-        hdr = ["t_ns", "instance", "track_id", "label", "cx", "cy", "cz", "l", "w", "h", "yaw"]
+        hdr = ["t_ns", "instance", "track_id", "label", "cx", "cy", "cz", "l", "w", "h", "yaw", "qx", "qy", "qz", "qw"]
         _csv(self.root / "objects.csv", hdr, rows)
         inst = [
             [o.instance_id, o.kind, o.label or "", o.track_id if o.track_id is not None else ""]
@@ -213,6 +216,57 @@ class GroundTruth:
 
     def stream(self, name: str) -> dict:
         return self.truth["streams"][name]
+
+    def objects(self) -> TruthObjects:
+        """The labelled objects of ``objects.csv`` (boxes at any time in the log)."""
+        return TruthObjects.load(self.root / "objects.csv")
+
+
+class TruthObjects:
+    """The simulator's labelled boxes over time: :meth:`boxes` interpolates each object between the 100 Hz rows of
+    ``objects.csv`` (linear centre, SLERP between the rows' orientations; logs from before the quaternion columns:
+    yaw about z). Objects without a track id (the calibration board) get ``track_id = "instance N"``; every box
+    carries ``attributes["instance"]``, its id in the instance images."""
+
+    def __init__(self, rows: dict[int, tuple[str, object, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        self._rows = rows  # instance -> (label, track_id, t_ns (M,), centre+size (M, 6), quaternions xyzw (M, 4))
+
+    @classmethod
+    def load(cls, path: Path) -> TruthObjects:
+        with open(path, newline="") as fh:
+            recs = list(csv.DictReader(fh))
+        by: dict[int, list[dict]] = {}
+        for r in recs:
+            by.setdefault(int(r["instance"]), []).append(r)
+        rows = {}
+        for inst, rs in by.items():
+            rs.sort(key=lambda r: int(r["t_ns"]))
+            t = np.array([int(r["t_ns"]) for r in rs], np.int64)
+            v = np.array([[float(r[k]) for k in ("cx", "cy", "cz", "l", "w", "h")] for r in rs])
+            if "qx" in rs[0]:
+                q = np.array([[float(r[k]) for k in ("qx", "qy", "qz", "qw")] for r in rs])
+            else:
+                q = Rotation.from_euler("z", [float(r["yaw"]) for r in rs]).as_quat()
+            track = rs[0]["track_id"]
+            rows[inst] = (rs[0]["label"], int(track) if track else f"instance {inst}", t, v, q)
+        return cls(rows)
+
+    def boxes(self, t_ns: int, frame_id: str = "world") -> list[Box3D]:
+        """Every object whose rows cover ``t_ns``, in the world frame, ``stamp_ns = t_ns``."""
+        out = []
+        for inst, (label, track, t, v, q) in self._rows.items():
+            if t.size == 0 or t_ns < t[0] or t_ns > t[-1]:
+                continue
+            j = min(int(np.searchsorted(t, t_ns, side="right")) - 1, t.size - 1)
+            k = min(j + 1, t.size - 1)
+            f = 0.0 if k == j else (t_ns - int(t[j])) / float(t[k] - t[j])
+            x = v[j] + f * (v[k] - v[j])
+            rel = (Rotation.from_quat(q[j]).inv() * Rotation.from_quat(q[k])).as_rotvec()
+            R = (Rotation.from_quat(q[j]) * Rotation.from_rotvec(f * rel)).as_matrix()
+            out.append(
+                Box3D(x[:3], x[3:6], R, frame_id, int(t_ns), label, track_id=track, attributes={"instance": inst})
+            )
+        return out
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:
