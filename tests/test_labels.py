@@ -266,3 +266,30 @@ def test_labels_of_unknown_frames_and_datasets_are_refused(shared_data, tmp_path
         kitti_frames(shared_data / "kitti_object", frames=["999999"])
     with pytest.raises(SensorfuseError, match="not a dataset fuse-labels knows"):
         dataset_kind(tmp_path)
+
+
+def test_nuscenes_sample_boxes_at_each_camera_time(shared_data):
+    """The keyframe's 69 boxes carried into the six cameras (lidar2cam through the global frame, object motion from
+    the annotated velocity) against the 2D boxes mmdetection3d derived from the same annotations with the devkit,
+    and our LiDAR point counts against the annotation's num_lidar_pts."""
+    from sensorfuse.geometry.projection import points_in_boxes
+    from sensorfuse.io.dataset import read_nuscenes_lidar_bin
+    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+    from sensorfuse.pipelines.labels import check_dataset
+
+    root = shared_data / "nuscenes_mini_scene0061_sample0"
+    rep = check_dataset(root)
+    s = rep["summary"]
+    assert s["kind"] == "nuscenes"
+    assert s["frames"] == 6
+    assert s["with_both"] == 84  # every devkit 2D box found its 3D box (no no_3d_box)
+    assert s["flags"]["no_3d_box"] == 0
+    assert s["flags"]["iou_below"] == 0
+    assert s["mean_iou"] >= 0.9
+    assert min(o["iou"] for f in rep["frames"] for o in f["objects"] if o["iou"] is not None) >= 0.85
+    sample = read_mmdet3d_nuscenes_info(next((root / "mmdet3d_originals").glob("*_info.json")))[0]
+    xyz = read_nuscenes_lidar_bin(next((root / "samples" / "LIDAR_TOP").glob("*.pcd.bin"))).xyz
+    _, ours = points_in_boxes(xyz, sample["boxes"])
+    ref = np.array([b.attributes["num_lidar_pts"] for b in sample["boxes"]])
+    assert (ours == ref).mean() >= 0.85
+    assert abs(int(ours.sum()) - int(ref.sum())) <= 0.05 * ref.sum()

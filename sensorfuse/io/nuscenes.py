@@ -7,7 +7,9 @@ non-cameras). An ``ego_pose`` record gives ``T_global_ego`` the same way, with a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ __all__ = [
     "calibrated_sensor_record",
     "camera_from_calibrated_sensor",
     "nuscenes_records_from_rig",
+    "read_mmdet3d_nuscenes_info",
     "rig_from_nuscenes_calibrated_sensors",
     "transform_from_nuscenes_record",
 ]
@@ -111,3 +114,82 @@ def nuscenes_records_from_rig(rig: Rig, *, ego: str = "ego") -> dict[str, dict[s
         s.name: calibrated_sensor_record(rig.transform(ego, s.name), s.camera, token=f"{s.name}", sensor_token=s.name)
         for s in rig.sensors
     }
+
+
+# -- mmdetection3d "info v1.1" files (one JSON/pickle per log: samples with calibration, 3D and 2D boxes) -------------
+
+MMDET3D_CLASSES = ("car", "truck", "trailer", "bus", "construction_vehicle", "bicycle", "motorcycle", "pedestrian",
+                   "traffic_cone", "barrier")  # fmt: skip
+
+
+def read_mmdet3d_nuscenes_info(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The samples of an mmdetection3d nuScenes info file (``info_version`` 1.1, JSON), converted:
+
+    per sample ``{"token", "stamp_ns" (LiDAR), "lidar_path", "T_ego_lidar", "T_global_ego", "cameras": {channel:
+    {"camera" (CameraModel, 1600x900 pinhole), "stamp_ns", "T_cam_lidar" (through the global frame at both times,
+    as mmdet3d computed it), "T_ego_cam", "image"}}, "boxes": [Box3D in LIDAR_TOP at the LiDAR time], "cam_boxes":
+    {channel: [(Box2D, (3,) centre of the 3D box in the camera frame)]}}``.
+
+    Boxes: ``bbox_3d = [x, y, z, dx, dy, dz, yaw]`` with the box centre (the devkit's centre, as the converter wrote
+    it; the camera boxes' ``bbox_3d`` centre coincides with it through ``lidar2cam``), ``dx, dy, dz`` = length,
+    width, height, yaw about z from x; ``velocity`` (vx, vy, m/s, LiDAR frame),
+    ``num_lidar_pts`` and the class go into ``attributes`` / ``label``. Camera boxes: mmdet3d's ``cam_instances``
+    (the devkit's 2D box of each 3D box: its 8 corners' hull cut to the image), each with its 3D box centre in the
+    camera frame (for matching).
+    """
+    import json
+
+    from sensorfuse.types import Box2D, Box3D
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FormatError(f"{path}: not found") from None
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{path}: not JSON ({e})") from None
+    meta = doc.get("metainfo", {}) if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict) or "data_list" not in doc or str(meta.get("info_version", "")) != "1.1":
+        raise FormatError(
+            f"{path}: not an mmdetection3d info v1.1 file (expected metainfo.info_version 1.1, data_list)"
+        )
+    names = {v: k for k, v in meta.get("categories", {}).items()} or dict(enumerate(MMDET3D_CLASSES))
+    out = []
+    for k, s in enumerate(doc["data_list"]):
+        stamp = round(float(s["timestamp"]) * 1e9)
+        boxes = []
+        for j, inst in enumerate(s.get("instances", [])):
+            x, y, z, dx, dy, dz, yaw = (float(v) for v in inst["bbox_3d"])
+            c, sn = np.cos(yaw), np.sin(yaw)
+            R = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
+            attrs = {"velocity": [float(v) for v in inst.get("velocity", [0.0, 0.0])], "index": j}
+            if "num_lidar_pts" in inst:
+                attrs["num_lidar_pts"] = int(inst["num_lidar_pts"])
+            if not inst.get("bbox_3d_isvalid", True):
+                attrs["invalid"] = True
+            label = names.get(int(inst["bbox_label_3d"]), str(inst["bbox_label_3d"]))
+            boxes.append(Box3D([x, y, z], [dx, dy, dz], R, "LIDAR_TOP", stamp, label, attributes=attrs))
+        cams, cam_boxes = {}, {}
+        for ch, im in s.get("images", {}).items():
+            K = np.array(im["cam2img"], np.float64)[:3, :3]
+            t_cam = round(float(im["timestamp"]) * 1e9)
+            cams[ch] = {
+                "camera": CameraModel(K, np.zeros(0), "pinhole", 1600, 900),
+                "stamp_ns": t_cam,
+                "T_cam_lidar": np.array(im["lidar2cam"], np.float64),
+                "T_ego_cam": np.array(im["cam2ego"], np.float64),
+                "image": im["img_path"],
+            }
+            rows = []
+            for ci in s.get("cam_instances", {}).get(ch, []):
+                bx, by, bz = (float(v) for v in ci["bbox_3d"][:3])
+                label = names.get(int(ci["bbox_label_3d"]), str(ci["bbox_label_3d"]))
+                rows.append((Box2D(*ci["bbox"], frame_id=ch, stamp_ns=t_cam, label=label), np.array([bx, by, bz])))
+            cam_boxes[ch] = rows
+        out.append({
+            "token": s.get("token", str(k)), "stamp_ns": stamp, "lidar_path": s["lidar_points"]["lidar_path"],
+            "T_ego_lidar": np.array(s["lidar_points"]["lidar2ego"], np.float64),
+            "T_global_ego": np.array(s["ego2global"], np.float64), "cameras": cams, "boxes": boxes,
+            "cam_boxes": cam_boxes,
+        })  # fmt: skip
+    return out

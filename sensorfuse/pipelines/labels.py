@@ -11,7 +11,9 @@ time — by one generator per layout:
   object points carried with their boxes (:func:`~sensorfuse.fusion.labels.move_with_boxes`). The "annotated" 2D box
   of an object is the box of the pixels whose rays hit its true 3D box (the amodal box an annotator draws, computed
   with the true rig); the instance image gives the visible part and the mask occlusion beside it.
-- nuScenes samples (:func:`nuscenes_frames`): see there.
+- nuScenes samples (:func:`nuscenes_frames`): the 3D boxes of each keyframe moved to each camera's exposure time
+  (ego motion through the global frame, object motion from the annotated velocity), against the 2D boxes
+  mmdetection3d derived from the same annotations with the devkit (``cam_instances``).
 
 :func:`check_dataset` and :func:`project_dataset` run :func:`~sensorfuse.fusion.labels.check_labels` /
 :func:`~sensorfuse.fusion.labels.project_labels` on every frame.
@@ -19,6 +21,7 @@ time — by one generator per layout:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ __all__ = [
     "check_dataset",
     "dataset_kind",
     "kitti_frames",
+    "nuscenes_frames",
     "project_dataset",
     "sim_frames",
     "truth_boxes_2d",
@@ -76,13 +80,13 @@ def dataset_kind(path: Path) -> str:
         raise FormatError(f"{path}: no such file or folder")
     if (path / "ground_truth" / "truth.yaml").is_file() or (path / "truth.yaml").is_file():
         return "sim"
-    if any(path.glob("v1.0-*/sample.json")):
+    if any(path.glob("mmdet3d_originals/*_info.json")) or any(path.glob("*_info.json")):
         return "nuscenes"
     if (path / "training").is_dir() or (path / "label_2").is_dir() or (path / "calib").is_dir():
         return "kitti"
     raise FormatError(
-        f"{path}: not a dataset fuse-labels knows (a KITTI object folder with label_2/, a nuScenes folder with "
-        "v1.0-*/sample.json, or simulator output with ground_truth/)"
+        f"{path}: not a dataset fuse-labels knows (a KITTI object folder with label_2/, nuScenes samples with an "
+        "mmdetection3d info file *_info.json, or simulator output with ground_truth/)"
     )
 
 
@@ -296,6 +300,87 @@ def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep:
     )  # fmt: skip
 
 
+# -- nuScenes --------------------------------------------------------------------------------------------------------
+
+
+def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[LabelFrame]:
+    """Label frames of nuScenes samples described by an mmdetection3d info file (``*_info.json``, info v1.1) next to
+    ``samples/`` (or in ``mmdet3d_originals/``): one per sample and camera.
+
+    Time: the boxes are annotated at the LiDAR keyframe; each camera fired 0.5-43 ms earlier. The cloud and boxes are
+    carried with mmdet3d's ``lidar2cam`` (which goes through the global frame with the ego pose at each time: the ego
+    motion) and each box is moved by its annotated velocity times the time step (object motion), its LiDAR points
+    with it. nuScenes has no per-point time, so the sweep itself is not deskewed. The annotated 2D box of a 3D box is
+    mmdet3d's ``cam_instances`` box with the same class whose 3D centre (camera frame) is within 0.5 m of ours; those
+    boxes come from the devkit's projection of the keyframe annotation without object motion.
+    """
+    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+
+    root = Path(root)
+    infos = sorted(root.glob("mmdet3d_originals/*_info.json")) + sorted(root.glob("*_info.json"))
+    if not infos:
+        raise FormatError(f"{root}: no mmdetection3d info file (*_info.json)")
+    samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+    chans = sorted({ch for s in samples for ch in s["cameras"]})
+    for c in cameras or []:
+        if c not in chans:
+            raise ValidationError(f"{root}: no camera {c!r}; the samples have {', '.join(chans)}")
+    for s in samples:
+        lidar = root / "samples" / "LIDAR_TOP" / Path(s["lidar_path"]).name
+        if not lidar.is_file():
+            raise FormatError(
+                f"{root}: sample {s['token']}: LiDAR file {lidar.name} is missing under samples/LIDAR_TOP"
+            )
+    return _nuscenes_frames(root, samples, cameras or chans)
+
+
+def _moved_by_velocity(boxes: list[Box3D], t_ref_ns: int, t_ns: int) -> list[Box3D]:
+    """The boxes (annotated at ``t_ref_ns``) at ``t_ns``, moved by their ``attributes["velocity"]`` (vx, vy; NaN,
+    the devkit's "unknown" for a track without neighbouring annotations: not moved)."""
+    dt = (t_ns - t_ref_ns) * 1e-9
+    return [
+        Box3D(b.center + dt * np.nan_to_num(np.r_[b.attributes["velocity"], 0.0]), b.size, b.rotation, b.frame_id, t_ns, b.label,
+              track_id=b.attributes["index"], attributes=b.attributes)
+        for b in boxes
+    ]  # fmt: skip
+
+
+def _nuscenes_frames(root: Path, samples: list[dict], cameras: list[str]) -> Iterator[LabelFrame]:
+    from sensorfuse.fusion.labels import move_with_boxes
+    from sensorfuse.io.dataset import read_nuscenes_lidar_bin
+
+    for s in samples:
+        xyz = read_nuscenes_lidar_bin(root / "samples" / "LIDAR_TOP" / Path(s["lidar_path"]).name).xyz
+        t_lidar = s["stamp_ns"]
+        boxes = s["boxes"]
+        at = functools.partial(_moved_by_velocity, boxes, t_lidar)
+        for ch in cameras:
+            if ch not in s["cameras"]:
+                continue
+            cam = s["cameras"][ch]
+            unknown = sum(not np.all(np.isfinite(b.attributes["velocity"])) for b in boxes)
+            notes = [f"{unknown} boxes without a velocity (NaN): not moved to the camera time"] if unknown else []
+            moved, _, now = move_with_boxes(xyz, np.full(len(xyz), t_lidar), at, cam["stamp_ns"])
+            T = cam["T_cam_lidar"]
+            pairs, used = [], set()
+            for b, b0 in zip(now, boxes, strict=True):
+                c = T[:3, :3] @ b0.center + T[:3, 3]  # the devkit's boxes are not moved by the velocity
+                ann = None
+                for k, (b2, c3) in enumerate(s["cam_boxes"].get(ch, [])):
+                    if k not in used and b2.label == b.label and np.linalg.norm(c3 - c) < 0.5:
+                        ann = b2
+                        used.add(k)
+                        break
+                pairs.append((f"{s['token'][:8]}:{ch}:{b.attributes['index']}", b, ann))
+            for k, (b2, _) in enumerate(s["cam_boxes"].get(ch, [])):
+                if k not in used:
+                    pairs.append((f"{s['token'][:8]}:{ch}:2d{k}", None, b2))
+            yield LabelFrame(
+                f"{s['token'][:8]}:{ch}", ch, cam["camera"], T, pairs, moved,
+                root / "samples" / ch / Path(cam["image"]).name, notes=notes,
+            )  # fmt: skip
+
+
 # -- whole datasets --------------------------------------------------------------------------------------------------
 
 
@@ -305,8 +390,6 @@ def _frames(path: Path, camera: str | None, max_frames: int | None = None) -> It
         return kitti_frames(path, 2 if camera is None else int(camera.removeprefix("cam")))
     if kind == "sim":
         return sim_frames(path, cameras=None if camera is None else [camera], max_frames=max_frames)
-    from sensorfuse.pipelines.labels_nuscenes import nuscenes_frames
-
     return nuscenes_frames(path, cameras=None if camera is None else [camera])
 
 
