@@ -293,3 +293,34 @@ def test_nuscenes_sample_boxes_at_each_camera_time(shared_data):
     ref = np.array([b.attributes["num_lidar_pts"] for b in sample["boxes"]])
     assert (ours == ref).mean() >= 0.85
     assert abs(int(ours.sum()) - int(ref.sum())) <= 0.05 * ref.sum()
+
+
+def test_2d_box_proposes_its_3d_points_and_box(shared_data):
+    """KITTI: each annotated 2D box -> the object's points in its frustum (against the points in the label's 3D
+    box) and a candidate 3D box (against the label's centre)."""
+    from sensorfuse.fusion.labels import box_from_2d
+    from sensorfuse.geometry.projection import points_in_boxes, project_cloud
+    from sensorfuse.pipelines.labels import kitti_frames
+
+    recalls, precisions, offsets = [], [], []
+    for fr in kitti_frames(shared_data / "kitti_object"):
+        proj = project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
+        zup = np.c_[fr.xyz[:, 0], fr.xyz[:, 2], -fr.xyz[:, 1]]  # cam0 (y down) -> a z-up frame
+        for _, b3, b2 in fr.pairs:
+            if b2 is None:
+                continue
+            idx, cand = box_from_2d(b2.xyxy, zup, proj, label=b3.label, frame_id="cam0_zup")
+            inside = set(np.flatnonzero(points_in_boxes(fr.xyz, [b3])[0] == 0).tolist())
+            got = set(idx.tolist())
+            recalls.append(len(inside & got) / len(inside))
+            if b3.label == "Car" and len(inside) >= 20:
+                precisions.append(len(inside & got) / len(got))
+                c = b3.center
+                offsets.append(np.hypot(cand.center[0] - c[0], cand.center[1] - c[2]))
+                assert cand.label == "Car"
+    assert min(recalls) >= 0.9, recalls
+    assert len(precisions) >= 3
+    assert min(precisions) >= 0.85, precisions
+    assert max(offsets) <= 0.7, offsets  # the box of the visible faces, centred within 0.7 m of the label
+    with pytest.raises(SensorfuseError, match="zbuffer=True"):
+        box_from_2d([0, 0, 10, 10], zup, project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera))

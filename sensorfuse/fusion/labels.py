@@ -9,6 +9,8 @@ a cross-modal check of annotated 2D boxes against their 3D boxes.
   ``occluder_m`` before the box) rather than on it (inside, or within ``occluder_m`` of its surface):
   ``occlusion = front / (front + on the box)`` (None when no return falls there). Counting only the box's own points would miss occlusion: the LiDAR sits next to the
   camera, so what hides an object from the camera also hides it from the LiDAR, and the hidden part has no points.
+- :func:`box_from_2d`: the other way — an annotated 2D box -> the LiDAR points of the object in its frustum (the
+  largest cluster in depth among the visible points) and a candidate oriented 3D box around them.
 - :func:`check_labels`: IoU of each annotated 2D box with the projection of its 3D box; flags ``iou_below`` (under
   ``threshold``, default 0.5; 0.75 is the strict setting), ``not_in_image`` (the 3D box projects nowhere in the
   image), ``no_lidar_points`` (given a cloud: the 3D box holds none), ``no_2d_box`` / ``no_3d_box`` (a label in one
@@ -39,6 +41,7 @@ __all__ = [
     "FLAGS",
     "LabelCheck",
     "ProjectedLabel",
+    "box_from_2d",
     "boxes_at",
     "boxes_in_frame",
     "check_labels",
@@ -403,3 +406,62 @@ def move_with_boxes(
         owner[idx] = k
         out[idx] = c.center + local[inside] @ c.rotation.T
     return out, owner, targets
+
+
+def box_from_2d(
+    xyxy: object,
+    points: object,
+    proj: Any,
+    *,
+    gap_m: float = 0.7,
+    min_points: int = 5,
+    label: str = "",
+    frame_id: str = "lidar",
+    stamp_ns: int = 0,
+) -> tuple[np.ndarray, Box3D | None]:
+    """Candidate 3D points and box of a 2D box (a 2D label proposes its 3D label).
+
+    The visible points (z-buffer) in the box's frustum (:func:`~sensorfuse.geometry.projection.points_in_image_box`)
+    are split into clusters where consecutive depths are more than ``gap_m`` apart; the cluster with most points
+    (the nearer one on a tie) is the object — background and foreground clutter fall into other clusters. The
+    candidate box is the smallest rectangle around the cluster in the ground plane (``cv2.minAreaRect`` on x, y of
+    ``points``, whose z is up: a LiDAR frame) and its height range; length >= width, yaw along the length. It is the
+    box of what the LiDAR saw — the visible faces — so it is smaller than the object when only one face was hit.
+
+    Args:
+        xyxy: the 2D box (pixels).
+        points: (N, 3) the cloud in a z-up frame, the one ``proj`` projected.
+        proj: :func:`~sensorfuse.geometry.projection.project_cloud` of those points with ``zbuffer=True``.
+
+    Returns:
+        ``(indices of the object's points, Box3D or None when fewer than min_points)``.
+    """
+    import cv2
+
+    from sensorfuse.geometry.projection import points_in_image_box
+
+    P = np.asarray(points, np.float64)
+    if proj.visible is None or P.ndim != 2 or P.shape[1] != 3 or P.shape[0] != proj.depth.shape[0]:
+        raise ValidationError("box_from_2d: expected the (N, 3) points and their projection with zbuffer=True")
+    idx = points_in_image_box(proj, xyxy)
+    if idx.size < min_points:
+        return idx, None
+    order = idx[np.argsort(proj.depth[idx], kind="stable")]
+    cuts = np.flatnonzero(np.diff(proj.depth[order]) > gap_m) + 1
+    clusters = np.split(order, cuts)
+    best = max(clusters, key=lambda c: (c.size, -float(proj.depth[c[0]])))
+    if best.size < min_points:
+        return best, None
+    Q = P[best]
+    (cx, cy), (a, b), ang = cv2.minAreaRect(Q[:, :2].astype(np.float32))
+    yaw = np.deg2rad(ang)
+    if b > a:  # length along the longer side
+        a, b, yaw = b, a, yaw + np.pi / 2
+    z0, z1 = float(Q[:, 2].min()), float(Q[:, 2].max())
+    c, s_ = np.cos(yaw), np.sin(yaw)
+    R = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+    box = Box3D(
+        [cx, cy, 0.5 * (z0 + z1)], [max(a, 1e-3), max(b, 1e-3), max(z1 - z0, 1e-3)], R, frame_id, stamp_ns,
+        label, attributes={"points": int(best.size), "from_2d": [float(v) for v in np.ravel(xyxy)[:4]]},
+    )  # fmt: skip
+    return best, box
