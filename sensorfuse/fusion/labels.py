@@ -47,6 +47,7 @@ __all__ = [
     "check_labels",
     "move_with_boxes",
     "project_labels",
+    "summarise_checks",
 ]
 
 FLAGS = ("iou_below", "not_in_image", "no_lidar_points", "no_2d_box", "no_3d_box")
@@ -237,8 +238,14 @@ def check_labels(
             if row.iou < threshold:
                 row.flags.append("iou_below")
         rows.append(row)
+    return rows, summarise_checks(rows, threshold)
+
+
+def summarise_checks(rows: list[LabelCheck], threshold: float) -> dict[str, Any]:
+    """Summary of :func:`check_labels` rows (of one frame or many): objects, with_both, mean_iou, threshold, flagged,
+    flags (count per flag)."""
     both = [r.iou for r in rows if r.iou is not None]
-    summary = {
+    return {
         "objects": len(rows),
         "with_both": len(both),
         "mean_iou": round(float(np.mean(both)), 4) if both else None,
@@ -246,7 +253,6 @@ def check_labels(
         "flagged": sum(1 for r in rows if r.flags),
         "flags": {f: sum(f in r.flags for r in rows) for f in FLAGS},
     }
-    return rows, summary
 
 
 # -- labels at another time ---------------------------------------------------------------------------------------

@@ -19,6 +19,17 @@ def read_text(path: str | os.PathLike[str], what: str, error: type[FormatError] 
         raise error(f"{what} {path}: cannot be read ({exc})") from None
 
 
+def read_json(path: str | os.PathLike[str], what: str) -> object:
+    """A JSON file's content; a missing or malformed file raises :class:`FormatError` naming ``what`` and the path."""
+    import json
+
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{what} {path}: not JSON ({exc})") from None
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path`` (never a half-written file)."""
     path = Path(path)

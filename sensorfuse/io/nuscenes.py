@@ -137,17 +137,11 @@ def read_mmdet3d_nuscenes_info(path: str | os.PathLike[str]) -> list[dict[str, A
     (the devkit's 2D box of each 3D box: its 8 corners' hull cut to the image), each with its 3D box centre in the
     camera frame (for matching).
     """
-    import json
-
+    from sensorfuse.io._files import read_json
     from sensorfuse.types import Box2D, Box3D
 
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FormatError(f"{path}: not found") from None
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: not JSON ({e})") from None
+    doc = read_json(path, "mmdetection3d info")
     meta = doc.get("metainfo", {}) if isinstance(doc, dict) else {}
     if not isinstance(doc, dict) or "data_list" not in doc or str(meta.get("info_version", "")) != "1.1":
         raise FormatError(

@@ -9,7 +9,6 @@ through the same layout code as PointCloud2, so ``intensity``, ``ring``/``channe
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.transforms import check_transform
+from sensorfuse.io._files import read_json
 from sensorfuse.io.pointcloud2 import PointFieldSpec, cloud_columns, decode_cloud, layout_from_fields
 from sensorfuse.types import PointCloud, RadarScan
 
@@ -232,12 +232,7 @@ def _matrix(d: dict, path: Path, key: str) -> np.ndarray:
 def read_opencalib_json(path: str | os.PathLike[str]) -> list[OpenCalibParam]:
     """Read an OpenCalib ``*-intrinsic.json`` / ``*-extrinsic.json`` (every top-level entry)."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FormatError(f"OpenCalib JSON {path}: not found") from None
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"OpenCalib JSON {path}: not JSON ({exc})") from None
+    doc = read_json(path, "OpenCalib JSON")
     out = []
     for key, entry in doc.items():
         try:

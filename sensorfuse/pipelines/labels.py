@@ -393,27 +393,13 @@ def _frames(path: Path, camera: str | None, max_frames: int | None = None) -> It
     return nuscenes_frames(path, cameras=None if camera is None else [camera])
 
 
-def _summary(rows: list, threshold: float) -> dict[str, Any]:
-    from sensorfuse.fusion.labels import FLAGS
-
-    both = [r.iou for r in rows if r.iou is not None]
-    return {
-        "objects": len(rows),
-        "with_both": len(both),
-        "mean_iou": round(float(np.mean(both)), 4) if both else None,
-        "threshold": threshold,
-        "flagged": sum(1 for r in rows if r.flags),
-        "flags": {f: sum(f in r.flags for r in rows) for f in FLAGS},
-    }
-
-
 def check_dataset(
     path: Path, *, camera: str | None = None, threshold: float = 0.5, frames: Iterator[LabelFrame] | None = None
 ) -> dict[str, Any]:
     """The cross-check of every labelled frame: ``{"frames": [...], "summary": {...}}`` (see the module docstring).
 
     ``frames`` overrides the dataset's own frames (e.g. :func:`sim_frames` with a rig under test)."""
-    from sensorfuse.fusion.labels import check_labels
+    from sensorfuse.fusion.labels import check_labels, summarise_checks
 
     out_frames, all_rows = [], []
     for fr in _frames(Path(path), camera) if frames is None else frames:
@@ -430,7 +416,7 @@ def check_dataset(
         all_rows += rows
     per_frame = [f["summary"]["mean_iou"] for f in out_frames if f["summary"]["mean_iou"] is not None]
     summary = {"dataset": str(path), "kind": dataset_kind(Path(path)), "frames": len(out_frames)}
-    summary |= _summary(all_rows, threshold)
+    summary |= summarise_checks(all_rows, threshold)
     summary["min_frame_mean_iou"] = round(float(min(per_frame)), 4) if per_frame else None
     return {"frames": out_frames, "summary": summary}
 
