@@ -555,8 +555,8 @@ def box_to_image(
         return full, full.copy()
     # partly outside: the box of (outline inside the image), not the full box cut to the image — an outline that
     # leaves the image slanted (or bent by distortion) spans less of the border than its bounding box does
-    inside = _clip_polygon(_hull(uv), lo, lo, hi_u, hi_v)
-    if inside.shape[0] < 3:
+    inside = _outline_in_rect(uv, lo, lo, hi_u, hi_v)
+    if inside is None:
         return full, None
     clipped = np.array([inside[:, 0].min(), inside[:, 1].min(), inside[:, 0].max(), inside[:, 1].max()])
     if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
@@ -564,33 +564,20 @@ def box_to_image(
     return full, clipped
 
 
-def _hull(uv: np.ndarray) -> np.ndarray:
-    """Convex hull (counter-clockwise) of 2D points: the outline of a projected box (convex for a pinhole camera;
-    the edges are sampled densely, so the hull follows a distorted outline closely)."""
+def _outline_in_rect(uv: np.ndarray, u0: float, v0: float, u1: float, v1: float) -> np.ndarray | None:
+    """The convex hull of 2D points (the outline of a projected box: convex for a pinhole camera, and the edges are
+    sampled densely, so it follows a distorted outline closely) cut to the rectangle ``[u0, u1] x [v0, v1]``
+    (``cv2.intersectConvexConvex``); None when nothing of it is inside."""
     import cv2
 
-    return cv2.convexHull(np.ascontiguousarray(uv, np.float32)).reshape(-1, 2).astype(np.float64)
-
-
-def _clip_polygon(poly: np.ndarray, u0: float, v0: float, u1: float, v1: float) -> np.ndarray:
-    """Sutherland-Hodgman: a convex polygon (K, 2) cut to the rectangle ``[u0, u1] x [v0, v1]``."""
-    for axis, bound, keep_above in ((0, u0, True), (0, u1, False), (1, v0, True), (1, v1, False)):
-        if poly.shape[0] == 0:
-            break
-        x = poly[:, axis] - bound
-        ins = x >= 0 if keep_above else x <= 0
-        nxt = np.roll(poly, -1, axis=0)
-        xn = np.roll(x, -1)
-        insn = np.roll(ins, -1)
-        out = []
-        for k in range(poly.shape[0]):  # a polygon of tens of vertices: no hot path
-            if ins[k]:
-                out.append(poly[k])
-            if ins[k] != insn[k]:
-                t = x[k] / (x[k] - xn[k])
-                out.append(poly[k] + t * (nxt[k] - poly[k]))
-        poly = np.array(out).reshape(-1, 2)
-    return poly
+    hull = cv2.convexHull(np.ascontiguousarray(uv, np.float32))
+    rect = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], np.float32)
+    if hull.shape[0] < 3:
+        return None
+    area, poly = cv2.intersectConvexConvex(hull, rect)
+    if poly is None or area <= 0.0:
+        return None
+    return poly.reshape(-1, 2).astype(np.float64)
 
 
 def points_in_image_box(proj: Projection, xyxy: object, *, visible_only: bool = True) -> np.ndarray:

@@ -144,8 +144,8 @@ def _kitti_frames(reader: Any, camera: int, frames: list[str] | None) -> Iterato
 
 def truth_boxes_2d(boxes: list[Box3D], T_cam_boxes: np.ndarray, camera: CameraModel) -> list[dict[str, Any]]:
     """Per box, the pixels whose rays hit it (ray-box slab test through the camera model, pixel centres at integer
-    coordinates): ``{"pixels": count, "xyxy": amodal box [u0 - 0.5, v0 - 0.5, u1 + 0.5, v1 + 0.5] or None,
-    "mask": (rows, cols) index arrays}`` — the silhouette an unoccluded object would cover."""
+    coordinates): ``{"pixels": count, "xyxy": amodal box [u0 - 0.5, v0 - 0.5, u1 + 0.5, v1 + 0.5] or None}`` — the
+    silhouette an unoccluded object would cover."""
     from sensorfuse.geometry.projection import box_to_image, ray_box_entry
 
     T = np.asarray(T_cam_boxes, np.float64)
@@ -153,28 +153,22 @@ def truth_boxes_2d(boxes: list[Box3D], T_cam_boxes: np.ndarray, camera: CameraMo
     origin = Tinv[:3, 3]  # camera centre in the boxes' frame
     out = []
     for b in boxes:
-        corners = b.corners() @ T[:3, :3].T + T[:3, 3]
-        full, _ = box_to_image(corners, camera)
-        if full is None:
-            out.append({"pixels": 0, "xyxy": None, "mask": (np.zeros(0, int), np.zeros(0, int))})
-            continue
-        u0, v0 = max(int(np.floor(full[0])) - 2, 0), max(int(np.floor(full[1])) - 2, 0)
-        u1, v1 = min(int(np.ceil(full[2])) + 2, camera.width - 1), min(int(np.ceil(full[3])) + 2, camera.height - 1)
-        if u1 < u0 or v1 < v0:
-            out.append({"pixels": 0, "xyxy": None, "mask": (np.zeros(0, int), np.zeros(0, int))})
-            continue
-        vv, uu = np.mgrid[v0 : v1 + 1, u0 : u1 + 1]
-        rays, ok = camera.unproject(np.c_[uu.ravel(), vv.ravel()].astype(np.float64))
-        hit = ok & np.isfinite(ray_box_entry(origin, rays @ Tinv[:3, :3].T, b))
-        rows, cols = vv.ravel()[hit], uu.ravel()[hit]
-        xyxy = None
-        if rows.size:
-            xyxy = [cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5, rows.max() + 0.5]
-        out.append({"pixels": int(rows.size), "xyxy": xyxy, "mask": (rows, cols)})
+        rows = cols = np.zeros(0, np.int64)
+        full, _ = box_to_image(b.corners() @ T[:3, :3].T + T[:3, 3], camera)
+        if full is not None:  # the pixels around the box's projection, 2 px of margin
+            u0, v0 = max(int(np.floor(full[0])) - 2, 0), max(int(np.floor(full[1])) - 2, 0)
+            u1 = min(int(np.ceil(full[2])) + 2, camera.width - 1)
+            v1 = min(int(np.ceil(full[3])) + 2, camera.height - 1)
+            vv, uu = np.mgrid[v0 : max(v1 + 1, v0), u0 : max(u1 + 1, u0)]  # empty: the projection is off the image
+            rays, ok = camera.unproject(np.c_[uu.ravel(), vv.ravel()].astype(np.float64))
+            hit = ok & np.isfinite(ray_box_entry(origin, rays @ Tinv[:3, :3].T, b))
+            rows, cols = vv.ravel()[hit], uu.ravel()[hit]
+        out.append({"pixels": int(rows.size), "xyxy": _mask_box(rows, cols)})
     return out
 
 
 def _mask_box(rows: np.ndarray, cols: np.ndarray) -> list[float] | None:
+    """The box of pixels (row, column indices), edges on the pixel borders; None for no pixel."""
     if rows.size == 0:
         return None
     return [float(cols.min() - 0.5), float(rows.min() - 0.5), float(cols.max() + 0.5), float(rows.max() + 0.5)]
@@ -232,7 +226,6 @@ def sim_frames(
 
 
 def _sim_frames(root: Path, gt: Any, rig: Any, lidar: Any, objects: Any, want: dict, header_to_true: dict) -> Iterator:
-
     from sensorfuse.io import open as open_log
 
     T_base_lidar = rig.transform("base_link", lidar.frame_id or lidar.name)
@@ -384,8 +377,7 @@ def _nuscenes_frames(root: Path, samples: list[dict], cameras: list[str]) -> Ite
 # -- whole datasets --------------------------------------------------------------------------------------------------
 
 
-def _frames(path: Path, camera: str | None, max_frames: int | None = None) -> Iterator[LabelFrame]:
-    kind = dataset_kind(path)
+def _frames(path: Path, kind: str, camera: str | None, max_frames: int | None = None) -> Iterator[LabelFrame]:
     if kind == "kitti":
         return kitti_frames(path, 2 if camera is None else int(camera.removeprefix("cam")))
     if kind == "sim":
@@ -402,7 +394,8 @@ def check_dataset(
     from sensorfuse.fusion.labels import check_labels, summarise_checks
 
     out_frames, all_rows = [], []
-    for fr in _frames(Path(path), camera) if frames is None else frames:
+    kind = dataset_kind(Path(path))
+    for fr in _frames(Path(path), kind, camera) if frames is None else frames:
         rows, summary = check_labels(fr.pairs, fr.T_cam_boxes, fr.camera, threshold=threshold, cloud_xyz=fr.xyz)
         objs = []
         for r in rows:
@@ -415,7 +408,7 @@ def check_dataset(
         )
         all_rows += rows
     per_frame = [f["summary"]["mean_iou"] for f in out_frames if f["summary"]["mean_iou"] is not None]
-    summary = {"dataset": str(path), "kind": dataset_kind(Path(path)), "frames": len(out_frames)}
+    summary = {"dataset": str(path), "kind": kind, "frames": len(out_frames)}
     summary |= summarise_checks(all_rows, threshold)
     summary["min_frame_mean_iou"] = round(float(min(per_frame)), 4) if per_frame else None
     return {"frames": out_frames, "summary": summary}
@@ -442,7 +435,8 @@ def project_dataset(
     from sensorfuse.io._files import PartialDir, json_default
     from sensorfuse.viz.overlay import BOX_COLOURS, draw_boxes, draw_points
 
-    frames = _frames(Path(path), camera, max_frames)  # raises on a bad dataset before OUT is touched
+    kind = dataset_kind(Path(path))
+    frames = _frames(Path(path), kind, camera, max_frames)  # raises on a bad dataset before OUT is touched
     pdir = PartialDir(out, overwrite=overwrite)
     try:
         (pdir.tmp / "labels").mkdir()
@@ -484,7 +478,7 @@ def project_dataset(
             if not cv2.imwrite(str(pdir.tmp / "overlay" / f"{safe}.png"), draw_boxes(img, drawn)):
                 raise FormatError(f"{out}: overlay for frame {fr.name} could not be written (disk full?)")
             done.append({"frame": fr.name, "objects": len(rows)})
-        summary = {"dataset": str(path), "kind": dataset_kind(Path(path)), "frames": done, "output": str(out)}
+        summary = {"dataset": str(path), "kind": kind, "frames": done, "output": str(out)}
         (pdir.tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         pdir.commit()
     except BaseException:
