@@ -392,6 +392,66 @@ def _propagate(
     return res.trajectory, source, summary, res.max_gap_ns
 
 
+@dataclass
+class LogPlan:
+    """What pass 1 of :func:`run_sync` learns about a log: the streams, their clocks and the synchronisation plan."""
+
+    topics: list[str]
+    skipped: dict[str, str]
+    names: dict[str, str]
+    scan: Any
+    clocks: dict[str, ClockChoice]
+    plan: SyncPlan
+    notes: list[str]
+    rig: Rig
+    tick: Callable[[str], Callable[[int], None] | None]
+    pose_topics: list[str]
+
+
+def plan_log(
+    reader: LogReader, opts: SyncOptions, base_rig: Rig | None = None, progress: Progress | None = None
+) -> LogPlan:
+    """Pass 1 of :func:`run_sync` on an open log: choose the streams, read their stamps (and the poses), decide the
+    clocks and every frame's partners; also used by the viewer to sync a log on the fly."""
+    topics, skipped = _select(reader, opts.topics)
+    names = _names(reader, topics, base_rig)
+    given = _resolve_offsets(opts.offsets, names)
+    rig_clocks = {}
+    if base_rig is not None:
+        rig_clocks = {names[s.topic]: s.clock for s in base_rig.sensors if s.topic in names}
+    total = sum(reader.stream(t).count for t in topics)
+    pose_topics = [t for t in topics if reader.stream(t).kind == "pose"][:1]
+    imu_topics = _propagation_imu(opts, reader, topics, pose_topics)
+
+    def tick(stage: str) -> Callable[[int], None] | None:
+        return None if progress is None else (lambda k: progress(stage, k, total))
+
+    scan = reader.scan(topics, decode=pose_topics + imu_topics, progress=tick("stamps"))
+    timings = []
+    for t in topics:
+        info = reader.stream(t)
+        h, g = scan.header[t], scan.log[t]
+        valid = None if h is None else h != NO_STAMP
+        gps = info.kind == "gnss" and bool(getattr(reader, "gps_time", lambda _t: False)(t))
+        timings.append(StreamTiming(names[t], t, info.kind, h, g, valid, gps))
+    clocks = choose_clocks(timings, given=given, rig=rig_clocks, estimate=opts.estimate)
+    reference = opts.reference
+    if reference is not None and reference in names:
+        reference = names[reference]
+    plan = plan_sync(
+        timings,
+        reference=reference,
+        clocks=clocks,
+        tolerance_ns=opts.tolerance_ns,
+        start_ns=opts.start_ns,
+        end_ns=opts.end_ns,
+        window_relative=opts.window_relative,
+    )
+    notes = list(plan.notes)
+    out_rig = _output_rig(reader, base_rig, names, clocks, notes)
+    return LogPlan(topics, skipped, names, scan, clocks, plan, notes, out_rig, tick, pose_topics)
+
+
 def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Synchronise ``log`` into ``out`` (see the module docstring); returns the summary (also in the report).
 
@@ -407,42 +467,9 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
     t0 = time.perf_counter()
     base_rig = load_rig(opts.rig) if opts.rig else None
     with open_log(log) as reader:
-        topics, skipped = _select(reader, opts.topics)
-        names = _names(reader, topics, base_rig)
-        given = _resolve_offsets(opts.offsets, names)
-        rig_clocks = {}
-        if base_rig is not None:
-            rig_clocks = {names[s.topic]: s.clock for s in base_rig.sensors if s.topic in names}
-        total = sum(reader.stream(t).count for t in topics)
-        pose_topics = [t for t in topics if reader.stream(t).kind == "pose"][:1]
-        imu_topics = _propagation_imu(opts, reader, topics, pose_topics)
-
-        def tick(stage: str) -> Callable[[int], None] | None:
-            return None if progress is None else (lambda k: progress(stage, k, total))
-
-        scan = reader.scan(topics, decode=pose_topics + imu_topics, progress=tick("stamps"))
-        timings = []
-        for t in topics:
-            info = reader.stream(t)
-            h, g = scan.header[t], scan.log[t]
-            valid = None if h is None else h != NO_STAMP
-            gps = info.kind == "gnss" and bool(getattr(reader, "gps_time", lambda _t: False)(t))
-            timings.append(StreamTiming(names[t], t, info.kind, h, g, valid, gps))
-        clocks = choose_clocks(timings, given=given, rig=rig_clocks, estimate=opts.estimate)
-        reference = opts.reference
-        if reference is not None and reference in names:
-            reference = names[reference]
-        plan = plan_sync(
-            timings,
-            reference=reference,
-            clocks=clocks,
-            tolerance_ns=opts.tolerance_ns,
-            start_ns=opts.start_ns,
-            end_ns=opts.end_ns,
-            window_relative=opts.window_relative,
-        )
-        notes = list(plan.notes)
-        out_rig = _output_rig(reader, base_rig, names, clocks, notes)
+        lp = plan_log(reader, opts, base_rig, progress)
+        skipped, names, clocks, plan, notes, out_rig = lp.skipped, lp.names, lp.clocks, lp.plan, lp.notes, lp.rig
+        scan, tick = lp.scan, lp.tick
         desk = _deskewer(opts, reader, plan, scan.messages, names, clocks, notes)
         del scan  # the decoded pose messages: the trajectory has what pass 2 needs
         # the record-time window of the frames (+1 s) when --start/--end cut the log
