@@ -272,6 +272,20 @@ class _Deskewer:
         return self.skip(name, why or "empty cloud")
 
 
+def pose_trajectory(messages: list[Any], clock: ClockModel) -> PoseTrajectory | None:
+    """The trajectory of a pose stream's decoded messages on the reference clock (sorted, repeated stamps dropped),
+    or None with fewer than two poses."""
+    msgs = [m.data for m in messages if isinstance(m.data, Odometry)]
+    if len(msgs) < 2:
+        return None
+    s = clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64))
+    order = np.argsort(s, kind="stable")
+    s = s[order]
+    keep = np.r_[True, s[1:] != s[:-1]]
+    T = np.array([msgs[i].T for i in order])[keep]
+    return PoseTrajectory(s[keep], T, world_frame=msgs[0].frame_id, body_frame=msgs[0].child_frame_id)
+
+
 def _deskewer(
     opts: SyncOptions,
     reader: LogReader,
@@ -290,16 +304,9 @@ def _deskewer(
     poses = None
     source = ""
     if pose_topic is not None:
-        msgs = [m.data for m in poses_msgs[pose_topic] if isinstance(m.data, Odometry)]
-        if len(msgs) >= 2:
-            pname = names[pose_topic]
-            s = clocks[pname].clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64))
-            order = np.argsort(s, kind="stable")
-            s = s[order]
-            keep = np.r_[True, s[1:] != s[:-1]]
-            T = np.array([msgs[i].T for i in order])[keep]
-            poses = PoseTrajectory(s[keep], T, world_frame=msgs[0].frame_id, body_frame=msgs[0].child_frame_id)
-            source = f"{pose_topic} ({msgs[0].frame_id} <- {msgs[0].child_frame_id}, {len(poses)} poses)"
+        poses = pose_trajectory(poses_msgs[pose_topic], clocks[names[pose_topic]].clock)
+        if poses is not None:
+            source = f"{pose_topic} ({poses.world_frame} <- {poses.body_frame}, {len(poses)} poses)"
     if poses is None:
         if mode != "auto":
             raise SyncError(

@@ -246,7 +246,7 @@ class TruthObjects:
             if "qx" in rs[0]:
                 q = np.array([[float(r[k]) for k in ("qx", "qy", "qz", "qw")] for r in rs])
             else:
-                q = Rotation.from_euler("z", [float(r["yaw"]) for r in rs]).as_quat()
+                q = Rotation.from_euler("z", np.array([[float(r["yaw"])] for r in rs])).as_quat()
             track = rs[0]["track_id"]
             rows[inst] = (rs[0]["label"], int(track) if track else f"instance {inst}", t, v, q)
         return cls(rows)

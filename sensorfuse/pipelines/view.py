@@ -1,0 +1,323 @@
+"""Frame sources of ``fuse-view``: what it opens, as a sequence of :class:`~sensorfuse.viz.scene.ViewFrame` with
+random access (``source.frame(i)``).
+
+- KITTI object folders (:class:`KittiViewSource`): the velodyne scan with intensity, label_2 boxes carried into the
+  velodyne frame, camera 2 with its image and the label cross-check of :func:`~sensorfuse.fusion.labels.check_labels`
+  (flagged objects red), frusta of the other three cameras.
+- Any log the readers open, and simulator output (:class:`LogViewSource`): synchronised on the fly with the plan of
+  ``fuse-sync`` (:func:`~sensorfuse.pipelines.sync.plan_log`: the same clocks and partners, nothing written);
+  frame ``i`` reads each stream's partner message with the reader's random access (``reader.get``). The reference
+  stream's cloud, every camera's image, radar detections with Doppler, the ego trajectory of the pose stream, the
+  /tf_static frames and per-stream time errors. Simulator output adds its true object boxes at the reference
+  message's true time. Sweeps are shown as recorded (not deskewed; ``fuse-sync`` output is).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sensorfuse.errors import FormatError, ValidationError
+from sensorfuse.types import Box2D, CompressedImage, Image, PointCloud, RadarScan
+from sensorfuse.viz.scene import RadarView, ViewCamera, ViewFrame
+
+__all__ = ["KittiViewSource", "LogViewSource", "ViewSource", "open_view", "to_bgr"]
+
+
+def to_bgr(msg: Image | CompressedImage) -> np.ndarray:
+    """An image message as 8-bit BGR for display (16-bit and float images scaled to their 1st-99th percentile,
+    Bayer patterns demosaiced)."""
+    import cv2
+
+    img = msg.decode() if isinstance(msg, CompressedImage) else msg
+    a, enc = img.data, img.encoding
+    if a.dtype != np.uint8:
+        lo, hi = np.nanpercentile(a, [1, 99]) if a.size else (0, 1)
+        a = (np.clip((np.nan_to_num(a.astype(np.float64)) - lo) / max(hi - lo, 1e-9), 0, 1) * 255).astype(np.uint8)
+    if enc.startswith("bayer_"):
+        code = {"rggb": cv2.COLOR_BayerRG2BGR, "bggr": cv2.COLOR_BayerBG2BGR, "gbrg": cv2.COLOR_BayerGB2BGR}
+        return cv2.cvtColor(a, code.get(enc.split("_")[1][:4], cv2.COLOR_BayerGR2BGR))
+    if a.ndim == 2:
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
+    if enc.startswith("rgb"):
+        return np.ascontiguousarray(a[..., 2::-1])
+    return np.ascontiguousarray(a[..., :3])
+
+
+class ViewSource:
+    """Frames to view: ``len(source)``, ``source.frame(i)``, ``source.names`` (one per frame), ``source.cameras``."""
+
+    kind = ""
+    names: list[str]
+    cameras: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def frame(self, index: int) -> ViewFrame:
+        raise NotImplementedError
+
+    def _check_index(self, index: int) -> int:
+        n = len(self)
+        if not -n <= index < n:
+            raise ValidationError(f"{self.path}: frame {index} is out of range; the {self.kind} source has {n} frames")
+        return index % n
+
+    def close(self) -> None:
+        """Release the files it holds."""
+
+    def __enter__(self) -> ViewSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- KITTI object ------------------------------------------------------------------------------------------------------
+
+
+class KittiViewSource(ViewSource):
+    """A KITTI object folder (see the module docstring); the reference frame is ``velodyne``."""
+
+    kind = "kitti"
+
+    def __init__(self, path: str | Path, *, camera: str | None = None, threshold: float = 0.5) -> None:
+        from sensorfuse.io.dataset import KittiObjectReader
+
+        self.path = Path(path)
+        self.reader = KittiObjectReader(self.path)
+        self.names = list(self.reader.frames)
+        if camera not in (None, "cam2"):
+            raise ValidationError(f"{self.path}: camera {camera!r}: a KITTI object folder has images of cam2 only")
+        self.cameras = ["cam2"]
+        self.threshold = threshold
+
+    def frame(self, index: int) -> ViewFrame:
+        from sensorfuse.fusion.labels import boxes_in_frame, check_labels
+
+        i = self._check_index(index)
+        r, name = self.reader, self.names[index]
+        sd = r.split_dir
+        rig = r.rig_for(i)
+        xyz, inten = np.zeros((0, 3)), None
+        if (sd / "velodyne" / f"{name}.bin").is_file():
+            cloud = r.get("velodyne", i).data
+            xyz, inten = np.asarray(cloud.xyz, np.float64), cloud.intensity
+        T_velo_cam0 = rig.transform("velodyne", "cam0")
+        boxes, pairs = [], []
+        if (sd / "label_2" / f"{name}.txt").is_file():
+            for k, b in enumerate(r.get("label_2", i).data):
+                oid = f"{name}:{b.attributes.get('line', k)}"
+                (bv,) = boxes_in_frame([b], T_velo_cam0, "velodyne")
+                bv = dataclasses.replace(bv, attributes={**bv.attributes, "object_id": oid})
+                bb = b.attributes.get("bbox_2d")
+                b2 = None
+                if bb is not None and np.all(np.asarray(bb) >= 0):
+                    b2 = Box2D(*bb, frame_id="cam2", stamp_ns=b.stamp_ns, label=b.label)
+                boxes.append(bv)
+                pairs.append((oid, bv, b2))
+        cams = []
+        for c in ("cam2", "cam0", "cam1", "cam3"):
+            s = rig.sensor(c)
+            cams.append(ViewCamera(c, s.camera, rig.transform("velodyne", s.frame_id or c)))
+        main = cams[0]
+        png = sd / "image_2" / f"{name}.png"
+        if png.is_file():
+            main.image = to_bgr(r.get("image_2", i).data)
+        if pairs:
+            T_cam_velo = main.T_cam_ref
+            rows, _ = check_labels(pairs, T_cam_velo, main.camera, threshold=self.threshold, cloud_xyz=xyz)
+            main.checks = rows
+            main.labels_2d = [(b2, row) for (_, _, b2), row in zip(pairs, rows, strict=True) if b2 is not None]
+        axes = {"velodyne": np.eye(4), "cam2": main.T_ref_cam}
+        return ViewFrame(i, name, None, "velodyne", xyz, inten, boxes, cams, axes=axes)
+
+
+# -- logs ------------------------------------------------------------------------------------------------------------
+
+
+class LogViewSource(ViewSource):
+    """Any log the readers open, synchronised on the fly (see the module docstring); simulator output folders (with
+    ``log/`` and ``ground_truth/``) add their true boxes. The reference frame is the rig's base frame, else the
+    reference LiDAR's frame."""
+
+    kind = "log"
+
+    def __init__(self, path: str | Path, *, reference: str | None = None, progress: Any = None) -> None:
+        from sensorfuse.io import open as open_log
+        from sensorfuse.pipelines.sync import SyncOptions, plan_log
+
+        self.path = Path(path)
+        log = self.path
+        self.truth = None
+        if (self.path / "ground_truth" / "truth.yaml").is_file():
+            from sensorfuse.sim.truth import load_ground_truth
+
+            self.truth = load_ground_truth(self.path)
+            self._objects = self.truth.objects()
+            log = self.path / "log"
+            self.kind = "sim"
+        self.reader = open_log(log)
+        try:
+            lp = plan_log(self.reader, SyncOptions(reference=reference, imu_propagate="off"), None, progress)
+        except BaseException:
+            self.reader.close()
+            raise
+        self.lp, self.plan = lp, lp.plan
+        self.by_name = {n: t for t, n in lp.names.items()}
+        kinds = {n: self.plan.streams[n].kind for n in self.by_name}
+        self.cameras = [n for n, k in kinds.items() if k == "camera" and lp.rig.sensor(n).camera is not None]
+        self.lidars = [n for n, k in kinds.items() if k == "lidar"]
+        self.radars = [n for n, k in kinds.items() if k == "radar"]
+        self.names = [f"{self.plan.reference}:{int(i):06d}" for i in self.plan.ref_index]
+        rig = lp.rig
+        lidar_frame = rig.sensor(self.lidars[0]).frame_id if self.lidars else None
+        self.ref_frame = rig.base_frame or lidar_frame or rig.sensor(self.plan.reference).frame_id
+        self.notes = [f"{n}: not deskewed (fuse-sync output is)" for n in self.lidars[:1]]
+        self._trajectory = self._load_trajectory()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def _T(self, name: str) -> np.ndarray | None:
+        """sensor -> reference frame, or None when the log does not connect them."""
+        s = self.lp.rig.sensor(name)
+        try:
+            return self.lp.rig.transform(self.ref_frame, s.frame_id or name)
+        except Exception:  # no path in the transform tree: said in the frame's notes
+            return None
+
+    def _load_trajectory(self) -> Any:
+        """The ego trajectory (simulator: the true one) and ``T_body_ref`` (its body frame -> reference frame)."""
+        from sensorfuse.pipelines.sync import pose_trajectory
+
+        if self.truth is not None:
+            tr = self.truth.trajectory
+        elif self.lp.pose_topics:
+            topic = self.lp.pose_topics[0]
+            tr = pose_trajectory(self.lp.scan.messages.get(topic, []), self.lp.clocks[self.lp.names[topic]].clock)
+        else:
+            return None
+        if tr is None:
+            return None
+        try:
+            self._T_body_ref = self.lp.rig.transform(tr.body_frame, self.ref_frame)
+        except Exception:  # the pose's body is not in the rig: taken as the reference frame, and said
+            self._T_body_ref = np.eye(4)
+            if tr.body_frame != self.ref_frame:
+                self.notes.append(f"trajectory of {tr.body_frame}: not connected to {self.ref_frame}, taken as it")
+        return tr
+
+    def _index(self, name: str, i: int) -> int | None:
+        if name == self.plan.reference:
+            return int(self.plan.ref_index[i])
+        a = self.plan.associations.get(name)
+        if a is None or a.missing[i]:
+            return None
+        return int(a.index[i])
+
+    def frame(self, index: int) -> ViewFrame:
+        from sensorfuse.fusion.interpolate import poses_at
+        from sensorfuse.fusion.labels import boxes_in_frame
+
+        i = self._check_index(index)
+        plan, rig = self.plan, self.lp.rig
+        stamp = int(plan.ref_time_ns[i])
+        notes = list(self.notes)
+        errors = {}
+        for n, a in plan.associations.items():
+            if not a.missing[i]:
+                errors[n] = int(a.dt_ns[i])
+        xyz, inten = np.zeros((0, 3)), None
+        for n in self.lidars[:1]:
+            k = self._index(n, i)
+            T = self._T(n)
+            if k is None or T is None:
+                notes.append(f"{n}: {'no sweep in this frame' if k is None else 'no extrinsic to ' + self.ref_frame}")
+                continue
+            c: PointCloud = self.reader.get(self.by_name[n], k).data
+            xyz = np.asarray(c.xyz, np.float64) @ T[:3, :3].T + T[:3, 3]
+            inten = c.intensity
+        cams = []
+        for n in self.cameras:
+            T = self._T(n)
+            if T is None:
+                notes.append(f"{n}: no extrinsic to {self.ref_frame}")
+                continue
+            vc = ViewCamera(n, rig.sensor(n).camera, T)
+            k = self._index(n, i)
+            if k is not None:
+                vc.image = to_bgr(self.reader.get(self.by_name[n], k).data)
+                vc.stamp_ns = int(plan.reference_ns[n][k])
+            cams.append(vc)
+        radar = None
+        for n in self.radars[:1]:
+            k, T = self._index(n, i), self._T(n)
+            if k is None or T is None:
+                continue
+            scan: RadarScan = self.reader.get(self.by_name[n], k).data
+            p = np.asarray(scan.xyz, np.float64) @ T[:3, :3].T + T[:3, 3]
+            dop = np.asarray(scan.doppler, np.float64) if scan.doppler is not None else np.zeros(len(p))
+            radar = RadarView(p, dop, T[:3, 3].copy())
+        boxes, traj = [], None
+        T_ref_world = None
+        if self._trajectory is not None:
+            t = stamp
+            if self.truth is not None:
+                t = self._true_time(i)
+            tr = self._trajectory
+            t_clamped = int(np.clip(t, tr.stamp_ns[0], tr.stamp_ns[-1]))
+            T_world_ref = poses_at(tr, [t_clamped]).value[0] @ self._T_body_ref
+            T_ref_world = np.linalg.inv(T_world_ref)
+            pos = tr.T_world_body[:, :3, 3]
+            traj = pos @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+            if self.truth is not None:
+                boxes = boxes_in_frame(self._objects.boxes(t, "world"), T_ref_world, self.ref_frame)
+                boxes = [
+                    dataclasses.replace(b, attributes={**b.attributes, "object_id": str(b.track_id)}) for b in boxes
+                ]
+        axes = {}
+        for s in rig.sensors:
+            if s.kind in ("lidar", "camera", "radar", "imu"):
+                T = self._T(s.name)
+                if T is not None:
+                    axes[s.name] = T
+        return ViewFrame(
+            i, self.names[i], stamp, self.ref_frame, xyz, inten, boxes, cams, radar, traj, axes, errors, notes
+        )
+
+    def _true_time(self, i: int) -> int:
+        """Simulator output: the true time of frame ``i``'s reference message."""
+        ref = self.plan.reference
+        m = self.truth.messages.get(ref)
+        if m is None:
+            raise FormatError(f"{self.path}: ground truth has no messages table for the reference stream {ref!r}")
+        header = int(self.plan.ref_stamp_ns[i])
+        k = np.flatnonzero(m["header_ns"] == header)
+        if k.size == 0:
+            return int(self.plan.ref_time_ns[i])
+        return int(m["true_ns"][k[0]])
+
+
+def open_view(
+    path: str | Path, *, camera: str | None = None, threshold: float = 0.5, progress: Any = None
+) -> ViewSource:
+    """The frame source for ``path``: a KITTI object folder, simulator output or any log the readers open."""
+    from sensorfuse.io.open_log import detect_format
+
+    p = Path(path)
+    if not p.exists():
+        raise FormatError(f"{p}: no such file or folder")
+    if p.is_dir() and (p / "ground_truth" / "truth.yaml").is_file():
+        src: ViewSource = LogViewSource(p, progress=progress)
+    elif detect_format(p) == "kitti-object":
+        return KittiViewSource(p, camera=camera, threshold=threshold)
+    else:
+        src = LogViewSource(p, progress=progress)
+    if camera is not None and camera not in src.cameras:
+        src.close()
+        raise ValidationError(f"{p}: no camera {camera!r}; cameras: {', '.join(src.cameras) or 'none'}")
+    return src
