@@ -20,6 +20,7 @@ __all__ = [
     "TopicNotFound",
     "TransformError",
     "ValidationError",
+    "ViewerError",
 ]
 
 
@@ -64,3 +65,7 @@ class ExtrapolationError(SyncError, ValueError):
 
 class CalibrationError(SensorfuseError):
     """A calibration cannot be computed or trusted; the message says what data would fix it."""
+
+
+class ViewerError(SensorfuseError):
+    """The viewer cannot render or open a window (no display, no OpenGL); the message says what to run instead."""

@@ -15,6 +15,7 @@ random access (``source.frame(i)``).
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def to_bgr(msg: Image | CompressedImage) -> np.ndarray:
     return np.ascontiguousarray(a[..., :3])
 
 
-class ViewSource:
+class ViewSource(ABC):
     """Frames to view: ``len(source)``, ``source.frame(i)``, ``source.names`` (one per frame), ``source.cameras``."""
 
     kind = ""
@@ -57,8 +58,9 @@ class ViewSource:
     def __len__(self) -> int:
         return len(self.names)
 
+    @abstractmethod
     def frame(self, index: int) -> ViewFrame:
-        raise NotImplementedError
+        """Frame ``index`` (negative from the end)."""
 
     def _check_index(self, index: int) -> int:
         n = len(self)
@@ -67,7 +69,10 @@ class ViewSource:
         return index % n
 
     def close(self) -> None:
-        """Release the files it holds."""
+        """Release the files it holds (the reader, if any)."""
+        reader = getattr(self, "reader", None)
+        if reader is not None and hasattr(reader, "close"):
+            reader.close()
 
     def __enter__(self) -> ViewSource:
         return self
@@ -178,9 +183,6 @@ class LogViewSource(ViewSource):
         self.ref_frame = rig.base_frame or lidar_frame or rig.sensor(self.plan.reference).frame_id
         self.notes = [f"{n}: not deskewed (fuse-sync output is)" for n in self.lidars[:1]]
         self._trajectory = self._load_trajectory()
-
-    def close(self) -> None:
-        self.reader.close()
 
     def _T(self, name: str) -> np.ndarray | None:
         """sensor -> reference frame, or None when the log does not connect them."""

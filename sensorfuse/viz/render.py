@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sensorfuse.errors import SensorfuseError, ValidationError
+from sensorfuse.errors import ValidationError, ViewerError
 from sensorfuse.viz.scene import (
     LAYERS,
     ViewFrame,
@@ -33,10 +33,6 @@ VIEWS = ("chase", "bev", "camera")
 FRUSTUM_M = 3.0
 BACKDROP_M = 400.0
 BACKGROUND = (0.07, 0.07, 0.09)
-
-
-class ViewerError(SensorfuseError):
-    """The viewer cannot render or open a window (no display, no OpenGL)."""
 
 
 def _o3d() -> Any:
