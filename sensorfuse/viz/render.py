@@ -9,6 +9,8 @@ driver that a plain Debian machine does not have.)
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,11 @@ BACKGROUND = (0.07, 0.07, 0.09)
 
 
 def _o3d() -> Any:
+    """open3d, quiet; with an XDG_RUNTIME_DIR (GLFW complains on stderr without one, e.g. as root under xvfb)."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        d = Path(tempfile.gettempdir()) / f"sensorfuse-xdg-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(d)
     import open3d as o3d
 
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
@@ -306,3 +313,36 @@ def legend(frame: ViewFrame) -> list[tuple[str, tuple[float, float, float]]]:
     """The classes of the frame's boxes with their colours."""
     seen = sorted({b.label for b in frame.boxes})
     return [(c, class_colour(c)) for c in seen]
+
+
+def write_overlays(
+    source: Any,
+    out: str | Path,
+    *,
+    cameras: list[str] | None = None,
+    frames: list[int] | None = None,
+    layers: tuple[str, ...] | set[str] = LAYERS,
+    progress: Any = None,
+) -> list[Path]:
+    """The 2D overlay (:func:`~sensorfuse.viz.scene.draw_camera_overlay`) of every frame of ``source`` and every
+    camera with an image, as ``OUT/<frame index>_<camera>.png``; returns the paths. ``progress(done, total)``."""
+    import cv2
+
+    from sensorfuse.viz.scene import draw_camera_overlay
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    want = list(range(len(source))) if frames is None else frames
+    written = []
+    for k, i in enumerate(want):
+        fr = source.frame(i)
+        for cam in fr.cameras:
+            if cam.image is None or (cameras is not None and cam.name not in cameras):
+                continue
+            path = out / f"{fr.index:06d}_{cam.name}.png"
+            if not cv2.imwrite(str(path), draw_camera_overlay(fr, cam.name, layers=layers)):
+                raise ViewerError(f"{path}: could not write the overlay")
+            written.append(path)
+        if progress is not None:
+            progress(k + 1, len(want))
+    return written
