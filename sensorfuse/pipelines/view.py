@@ -10,6 +10,8 @@ random access (``source.frame(i)``).
   stream's cloud, every camera's image, radar detections with Doppler, the ego trajectory of the pose stream, the
   /tf_static frames and per-stream time errors. Simulator output adds its true object boxes at the reference
   message's true time. Sweeps are shown as recorded (not deskewed; ``fuse-sync`` output is).
+- ``fuse-sync`` output folders (:class:`SyncedViewSource`): each frame's files as written (deskewed sweeps), rig.yaml,
+  the pose table as trajectory, frames.csv's time errors.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.types import Box2D, CompressedImage, Image, PointCloud, RadarScan
 from sensorfuse.viz.scene import RadarView, ViewCamera, ViewFrame
 
-__all__ = ["KittiViewSource", "LogViewSource", "ViewSource", "open_view", "to_bgr"]
+__all__ = ["KittiViewSource", "LogViewSource", "SyncedViewSource", "ViewSource", "open_view", "to_bgr"]
 
 
 def to_bgr(msg: Image | CompressedImage) -> np.ndarray:
@@ -304,6 +306,162 @@ class LogViewSource(ViewSource):
         return int(m["true_ns"][k[0]])
 
 
+# -- fuse-sync output ---------------------------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> dict[str, list[str]]:
+    import csv
+
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+def _ints(values: list[str]) -> np.ndarray:
+    """A CSV column of integers; empty cells (masked: no partner) become -1."""
+    return np.array([int(v) if v not in ("", "--") else -1 for v in values], np.int64)
+
+
+class SyncedViewSource(ViewSource):
+    """A ``fuse-sync`` output folder (frames.csv, rig.yaml, sync_report.json, one folder per sensor): each frame's
+    files as written — LiDAR sweeps deskewed where fuse-sync deskewed them, images, radar — with the ego trajectory
+    of the pose table and the time errors of frames.csv."""
+
+    kind = "synced"
+
+    def __init__(self, path: str | Path) -> None:
+        from sensorfuse.io._files import read_json
+        from sensorfuse.io.rigfile import load_rig
+
+        self.path = Path(path)
+        for f in ("frames.csv", "rig.yaml", "sync_report.json"):
+            if not (self.path / f).is_file():
+                raise FormatError(f"{self.path}: no {f}; not a fuse-sync output folder")
+        self.rig = load_rig(self.path / "rig.yaml")
+        report: Any = read_json(self.path / "sync_report.json", "fuse-sync report")
+        self.reference = report["reference"]
+        self.kinds = {k: v["kind"] for k, v in report["streams"].items()}
+        self.frames = _read_table(self.path / "frames.csv")
+        self.index = {n: _ints(self.frames[f"{n}_index"]) for n in self.kinds if f"{n}_index" in self.frames}
+        self.index[self.reference] = _ints(self.frames["reference_index"])
+        self.stamps = _ints(self.frames["reference_stamp_ns"])
+        self.files = {}
+        for n, k in self.kinds.items():
+            if k in ("lidar", "camera", "radar") and (self.path / n / "index.csv").is_file():
+                t = _read_table(self.path / n / "index.csv")
+                self.files[n] = dict(zip(_ints(t["index"]).tolist(), t["file"], strict=True))
+        self.cameras = [n for n, k in self.kinds.items() if k == "camera" and n in self.files and self._camera(n)]
+        self.names = [f"{self.reference}:{int(i):06d}" for i in self.index[self.reference]]
+        lidars = [n for n, k in self.kinds.items() if k == "lidar" and n in self.files]
+        self.lidar = lidars[0] if lidars else None
+        self.radar = next((n for n, k in self.kinds.items() if k == "radar" and n in self.files), None)
+        self.ref_frame = self.rig.base_frame or (self.rig.sensor(self.lidar).frame_id if self.lidar else self.reference)
+        self.trajectory = self._trajectory()
+
+    def _camera(self, name: str) -> Any:
+        try:
+            return self.rig.sensor(name).camera
+        except Exception:  # not in the rig: no intrinsics, not shown as a camera
+            return None
+
+    def _T(self, name: str) -> np.ndarray | None:
+        try:
+            s = self.rig.sensor(name)
+            return self.rig.transform(self.ref_frame, s.frame_id or name)
+        except Exception:  # not connected in rig.yaml: said in the frame's notes
+            return None
+
+    def _trajectory(self) -> Any:
+        from scipy.spatial.transform import Rotation
+
+        from sensorfuse.types import PoseTrajectory
+
+        pose = next((n for n, k in self.kinds.items() if k == "pose" and (self.path / f"{n}.csv").is_file()), None)
+        if pose is None:
+            return None
+        t = _read_table(self.path / f"{pose}.csv")
+        if len(t.get("stamp_ns", [])) < 2:
+            return None
+        stamps = _ints(t["stamp_ns"])
+        T = np.tile(np.eye(4), (len(stamps), 1, 1))
+        T[:, :3, 3] = np.array([t["x"], t["y"], t["z"]], np.float64).T
+        T[:, :3, :3] = Rotation.from_quat(np.array([t["qx"], t["qy"], t["qz"], t["qw"]], np.float64).T).as_matrix()
+        order = np.argsort(stamps, kind="stable")
+        keep = np.r_[True, np.diff(stamps[order]) > 0]
+        tr = PoseTrajectory(stamps[order][keep], T[order][keep], t["frame_id"][0], t["child_frame_id"][0])
+        try:
+            self._T_body_ref = self.rig.transform(tr.body_frame, self.ref_frame)
+        except Exception:  # the pose's body is not in the rig: taken as the reference frame
+            self._T_body_ref = np.eye(4)
+        return tr
+
+    def frame(self, index: int) -> ViewFrame:
+        import cv2
+
+        from sensorfuse.fusion.interpolate import poses_at
+        from sensorfuse.io.opencalib import read_pcd
+
+        i = self._check_index(index)
+        stamp = int(self.stamps[i])
+        notes, errors = [], {}
+        for n in self.kinds:
+            col = self.frames.get(f"{n}_dt_ns")
+            if col is not None and col[i] not in ("", "--"):
+                errors[n] = int(col[i])
+
+        def file_of(n: str) -> tuple[Path | None, np.ndarray | None]:
+            k = int(self.index[n][i]) if n in self.index else -1
+            T = self._T(n)
+            if k < 0 or T is None:
+                notes.append(f"{n}: {'no message in this frame' if k < 0 else 'no extrinsic to ' + self.ref_frame}")
+                return None, None
+            return self.path / n / self.files[n][k], T
+
+        xyz, inten = np.zeros((0, 3)), None
+        if self.lidar is not None:
+            f, T = file_of(self.lidar)
+            if f is not None:
+                c = read_pcd(f, frame_id=self.lidar)[0]
+                xyz = np.asarray(c.xyz, np.float64) @ T[:3, :3].T + T[:3, 3]
+                inten = c.intensity
+        cams = []
+        for n in self.cameras:
+            f, T = file_of(n)
+            if T is None:
+                T = self._T(n)
+            if T is None:
+                continue
+            vc = ViewCamera(n, self.rig.sensor(n).camera, T)
+            if f is not None:
+                img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED) if f.suffix != ".npy" else np.load(f)
+                if img is None:
+                    raise FormatError(f"{f}: cannot be read as an image")
+                if img.dtype != np.uint8 or img.ndim == 2:
+                    img = to_bgr(Image(img, "mono8" if img.ndim == 2 and img.dtype == np.uint8 else "32FC1", 0, n))
+                vc.image = img[..., :3]
+            cams.append(vc)
+        radar = None
+        if self.radar is not None:
+            f, T = file_of(self.radar)
+            if f is not None:
+                c = read_pcd(f, frame_id=self.radar)[0]
+                p = np.asarray(c.xyz, np.float64) @ T[:3, :3].T + T[:3, 3]
+                dop = np.asarray(c.fields.get("doppler", np.zeros(len(p))), np.float64).ravel()
+                radar = RadarView(p, dop, T[:3, 3].copy())
+        traj = None
+        if self.trajectory is not None:
+            tr = self.trajectory
+            t = int(np.clip(stamp, tr.stamp_ns[0], tr.stamp_ns[-1]))
+            T_ref_world = np.linalg.inv(poses_at(tr, [t]).value[0] @ self._T_body_ref)
+            traj = tr.T_world_body[:, :3, 3] @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+        axes = {n: T for n in self.kinds if (T := self._T(n)) is not None and self.kinds[n] != "pose"}
+        return ViewFrame(
+            i, self.names[i], stamp, self.ref_frame, xyz, inten, [], cams, radar, traj, axes, errors, notes
+        )
+
+
 def open_view(
     path: str | Path, *, camera: str | None = None, threshold: float = 0.5, progress: Any = None
 ) -> ViewSource:
@@ -315,6 +473,8 @@ def open_view(
         raise FormatError(f"{p}: no such file or folder")
     if p.is_dir() and (p / "ground_truth" / "truth.yaml").is_file():
         src: ViewSource = LogViewSource(p, progress=progress)
+    elif p.is_dir() and (p / "frames.csv").is_file() and (p / "sync_report.json").is_file():
+        src = SyncedViewSource(p)
     elif detect_format(p) == "kitti-object":
         return KittiViewSource(p, camera=camera, threshold=threshold)
     else:

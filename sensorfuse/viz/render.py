@@ -35,6 +35,8 @@ VIEWS = ("chase", "bev", "camera")
 FRUSTUM_M = 3.0
 BACKDROP_M = 400.0
 BACKGROUND = (0.07, 0.07, 0.09)
+#: a radar arrow shows this many seconds of the detection's radial motion
+DOPPLER_ARROW_S = 0.5
 
 
 def _o3d() -> Any:
@@ -139,7 +141,7 @@ def geometries(
         r = frame.radar
         rays = r.xyz - r.origin
         dirs = rays / np.maximum(np.linalg.norm(rays, axis=1, keepdims=True), 1e-9)
-        tips = r.xyz + dirs * r.doppler[:, None]  # where the detection moves in 1 s along the ray
+        tips = r.xyz + dirs * (DOPPLER_ARROW_S * r.doppler[:, None])  # where it moves along the ray in that time
         n = r.xyz.shape[0]
         colours = np.where((r.doppler >= 0)[:, None], [1.0, 0.35, 0.2], [0.2, 0.6, 1.0])
         out.append(_line_set(o3d, np.vstack([r.xyz, tips]), np.c_[np.arange(n), np.arange(n) + n], colours))
