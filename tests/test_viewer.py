@@ -252,3 +252,26 @@ def test_fuse_sync_output_folder(sample_data, tmp_path):
     r = _fuse_view(str(out), "--frame", "3", "--screenshot", str(png))
     assert r.returncode == 0, r.stderr
     _assert_not_blank(cv2.imread(str(png)))
+
+
+def test_nuscenes_sample_six_cameras(shared_data, tmp_path):
+    """The nuScenes keyframe: y-forward LIDAR_TOP, six cameras with images and label checks, and the CAM_FRONT view
+    with its wireframes on the kernel's projection (nuScenes' principal point is off-centre too)."""
+    root = shared_data / "nuscenes_mini_scene0061_sample0"
+    with open_view(root) as src:
+        assert src.kind == "nuscenes"
+        assert len(src.cameras) == 6
+        fr = src.frame(0)
+    assert fr.forward == 1 and fr.intensity is not None and len(fr.boxes) == 69
+    assert all(c.image is not None for c in fr.cameras)
+    assert sum(len(c.labels_2d) for c in fr.cameras) == 84  # every devkit 2D box of the sample
+    png = tmp_path / "front.png"
+    r = _fuse_view(str(root), "--view", "camera", "--camera", "CAM_FRONT", "--hide", "hud", "--screenshot", str(png))
+    assert r.returncode == 0, r.stderr
+    rgb = cv2.imread(str(png))[..., ::-1]
+    cam = fr.camera("CAM_FRONT")
+    checks = _wireframe_check(rgb, fr, cam.camera, cam.T_cam_ref)
+    assert len(checks) >= 3
+    for label, (on_edges, _coverage, n) in checks.items():
+        if n > 100:  # classes with a real wireframe on screen
+            assert on_edges >= 0.95, (label, on_edges)

@@ -27,7 +27,15 @@ from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.types import Box2D, CompressedImage, Image, PointCloud, RadarScan
 from sensorfuse.viz.scene import RadarView, ViewCamera, ViewFrame
 
-__all__ = ["KittiViewSource", "LogViewSource", "SyncedViewSource", "ViewSource", "open_view", "to_bgr"]
+__all__ = [
+    "KittiViewSource",
+    "LogViewSource",
+    "NuScenesViewSource",
+    "SyncedViewSource",
+    "ViewSource",
+    "open_view",
+    "to_bgr",
+]
 
 
 def to_bgr(msg: Image | CompressedImage) -> np.ndarray:
@@ -462,6 +470,63 @@ class SyncedViewSource(ViewSource):
         )
 
 
+# -- nuScenes (mmdetection3d info) -------------------------------------------------------------------------------
+
+
+class NuScenesViewSource(ViewSource):
+    """nuScenes samples of an mmdetection3d info file (the layout ``fuse-labels`` reads): one frame per keyframe in
+    ``LIDAR_TOP`` (y forward), its sweep with intensity and annotated boxes, all six cameras with their images and the
+    label cross-check of :func:`~sensorfuse.pipelines.labels.nuscenes_frames` (boxes moved to each camera's time
+    there; the 3D view and the wireframes show them at the LiDAR time)."""
+
+    kind = "nuscenes"
+
+    def __init__(self, path: str | Path, *, threshold: float = 0.5) -> None:
+        from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+
+        self.path = Path(path)
+        infos = sorted(self.path.glob("mmdet3d_originals/*_info.json")) + sorted(self.path.glob("*_info.json"))
+        if not infos:
+            raise FormatError(f"{self.path}: no mmdetection3d info file (*_info.json)")
+        self.samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+        self.names = [s["token"][:8] for s in self.samples]
+        self.cameras = sorted({ch for s in self.samples for ch in s["cameras"]})
+        self.threshold = threshold
+
+    def frame(self, index: int) -> ViewFrame:
+        import cv2
+
+        from sensorfuse.fusion.labels import check_labels
+        from sensorfuse.io.dataset import read_nuscenes_lidar_bin
+        from sensorfuse.pipelines.labels import _nuscenes_frames
+
+        i = self._check_index(index)
+        s = self.samples[i]
+        cloud = read_nuscenes_lidar_bin(self.path / "samples" / "LIDAR_TOP" / Path(s["lidar_path"]).name)
+        tok = s["token"][:8]
+        boxes = [
+            dataclasses.replace(b, attributes={**b.attributes, "object_id": f"{tok}:{b.attributes['index']}"})
+            for b in s["boxes"]
+        ]
+        cams, errors = [], {}
+        for lf in _nuscenes_frames(self.path, [s], self.cameras):
+            cam = s["cameras"][lf.camera_name]
+            vc = ViewCamera(lf.camera_name, lf.camera, np.linalg.inv(lf.T_cam_boxes), stamp_ns=cam["stamp_ns"])
+            if lf.image is not None and lf.image.is_file():
+                vc.image = cv2.imread(str(lf.image), cv2.IMREAD_COLOR)
+            rows, _ = check_labels(lf.pairs, lf.T_cam_boxes, lf.camera, threshold=self.threshold, cloud_xyz=lf.xyz)
+            vc.checks = [dataclasses.replace(r, id=":".join(r.id.split(":")[::2])) for r in rows]  # tok:CH:i -> tok:i
+            vc.labels_2d = [(b2, r) for (_, _, b2), r in zip(lf.pairs, rows, strict=True) if b2 is not None]
+            errors[lf.camera_name] = int(cam["stamp_ns"] - s["stamp_ns"])
+            cams.append(vc)
+        notes = ["3D view and wireframes at the LiDAR time; cameras fired up to ~40 ms earlier (see time errors)"]
+        axes = {"LIDAR_TOP": np.eye(4)} | {c.name: c.T_ref_cam for c in cams}
+        return ViewFrame(
+            i, self.names[i], int(s["stamp_ns"]), "LIDAR_TOP", np.asarray(cloud.xyz, np.float64), cloud.intensity,
+            boxes, cams, axes=axes, time_errors_ns=errors, notes=notes, forward=1,
+        )  # fmt: skip
+
+
 def open_view(
     path: str | Path, *, camera: str | None = None, threshold: float = 0.5, progress: Any = None
 ) -> ViewSource:
@@ -475,6 +540,8 @@ def open_view(
         src: ViewSource = LogViewSource(p, progress=progress)
     elif p.is_dir() and (p / "frames.csv").is_file() and (p / "sync_report.json").is_file():
         src = SyncedViewSource(p)
+    elif p.is_dir() and (any(p.glob("mmdet3d_originals/*_info.json")) or any(p.glob("*_info.json"))):
+        src = NuScenesViewSource(p, threshold=threshold)
     elif detect_format(p) == "kitti-object":
         return KittiViewSource(p, camera=camera, threshold=threshold)
     else:
