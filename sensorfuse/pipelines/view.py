@@ -151,6 +151,15 @@ class KittiViewSource(ViewSource):
         return ViewFrame(i, name, None, "velodyne", xyz, inten, boxes, cams, axes=axes)
 
 
+def _ego_at(tr: Any, T_body_ref: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(T_ref_world at t (held at the trajectory's ends), the trajectory's positions in the reference frame)``."""
+    from sensorfuse.fusion.interpolate import poses_at
+
+    t = int(np.clip(t_ns, tr.stamp_ns[0], tr.stamp_ns[-1]))
+    T_ref_world = np.linalg.inv(poses_at(tr, [t]).value[0] @ T_body_ref)
+    return T_ref_world, tr.T_world_body[:, :3, 3] @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+
+
 # -- logs ------------------------------------------------------------------------------------------------------------
 
 
@@ -232,7 +241,6 @@ class LogViewSource(ViewSource):
         return int(a.index[i])
 
     def frame(self, index: int) -> ViewFrame:
-        from sensorfuse.fusion.interpolate import poses_at
         from sensorfuse.fusion.labels import boxes_in_frame
 
         i = self._check_index(index)
@@ -280,12 +288,7 @@ class LogViewSource(ViewSource):
             t = stamp
             if self.truth is not None:
                 t = self._true_time(i)
-            tr = self._trajectory
-            t_clamped = int(np.clip(t, tr.stamp_ns[0], tr.stamp_ns[-1]))
-            T_world_ref = poses_at(tr, [t_clamped]).value[0] @ self._T_body_ref
-            T_ref_world = np.linalg.inv(T_world_ref)
-            pos = tr.T_world_body[:, :3, 3]
-            traj = pos @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+            T_ref_world, traj = _ego_at(self._trajectory, self._T_body_ref, t)
             if self.truth is not None:
                 boxes = boxes_in_frame(self._objects.boxes(t, "world"), T_ref_world, self.ref_frame)
                 boxes = [
@@ -408,7 +411,6 @@ class SyncedViewSource(ViewSource):
     def frame(self, index: int) -> ViewFrame:
         import cv2
 
-        from sensorfuse.fusion.interpolate import poses_at
         from sensorfuse.io.opencalib import read_pcd
 
         i = self._check_index(index)
@@ -460,10 +462,7 @@ class SyncedViewSource(ViewSource):
                 radar = RadarView(p, dop, T[:3, 3].copy())
         traj = None
         if self.trajectory is not None:
-            tr = self.trajectory
-            t = int(np.clip(stamp, tr.stamp_ns[0], tr.stamp_ns[-1]))
-            T_ref_world = np.linalg.inv(poses_at(tr, [t]).value[0] @ self._T_body_ref)
-            traj = tr.T_world_body[:, :3, 3] @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+            _, traj = _ego_at(self.trajectory, self._T_body_ref, stamp)
         axes = {n: T for n in self.kinds if (T := self._T(n)) is not None and self.kinds[n] != "pose"}
         return ViewFrame(
             i, self.names[i], stamp, self.ref_frame, xyz, inten, [], cams, radar, traj, axes, errors, notes
