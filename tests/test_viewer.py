@@ -275,3 +275,20 @@ def test_nuscenes_sample_six_cameras(shared_data, tmp_path):
     for label, (on_edges, _coverage, n) in checks.items():
         if n > 100:  # classes with a real wireframe on screen
             assert on_edges >= 0.95, (label, on_edges)
+
+
+def test_2d_panel_shows_key_help(sample_data):
+    from sensorfuse.viz.app import panel_2d
+
+    with open_view(sample_data / "sim_small") as src:
+        fr = src.frame(0)
+    st = ViewerState(0, len(src), camera="cam_front")
+    plain = panel_2d(fr, st)
+    st.key("h", src.cameras)
+    helped = panel_2d(fr, st)
+    assert plain.shape == helped.shape == (480, 640, 3)
+    changed = np.any(plain != helped, axis=2)
+    rows = np.flatnonzero(changed.any(axis=1))
+    # a block of text lines, one per key plus a title, below the HUD
+    assert changed.sum() > 20_000
+    assert rows.max() - rows.min() > 12 * 14

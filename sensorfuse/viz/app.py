@@ -20,7 +20,7 @@ import numpy as np
 from sensorfuse.errors import ValidationError, ViewerError
 from sensorfuse.viz.scene import COLOUR_MODES, LAYERS, ViewFrame, draw_camera_overlay, draw_text_block
 
-__all__ = ["KEYS", "ViewerState", "has_display", "run_viewer"]
+__all__ = ["KEYS", "ViewerState", "has_display", "panel_2d", "run_viewer"]
 
 #: (key, what it does) — the on-screen help
 KEYS = [
@@ -257,21 +257,28 @@ def _set_view(vis: Any, frame: ViewFrame, view: str, params: Any, view_camera: A
     vc.set_constant_z_far(800.0)
 
 
-def _show_2d(cv2: Any, frame: ViewFrame, st: ViewerState) -> None:
+def panel_2d(frame: ViewFrame, st: ViewerState) -> np.ndarray:
+    """What the 2D window shows: the current camera's overlay (with the HUD), the key help when ``st.help``, else a
+    "h: help" hint, and "playing" while playing. BGR uint8."""
+    import cv2
+
     if frame.cameras and st.camera is not None:
         img = draw_camera_overlay(frame, st.camera, layers=st.layers)
     else:
         img = np.full((240, 640, 3), 30, np.uint8)
+    h, w = img.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
     if st.help:
-        draw_text_block(img, _help_lines(), origin=(6, min(60, img.shape[0] // 4)))
+        draw_text_block(img, _help_lines(), origin=(6, min(60, h // 4)))
     else:
-        h = img.shape[0]
-        cv2.putText(img, "h: help", (6, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (235, 235, 235), 1, cv2.LINE_AA)
+        cv2.putText(img, "h: help", (6, h - 8), font, 0.45, (235, 235, 235), 1, cv2.LINE_AA)
     if st.playing:
-        cv2.putText(
-            img, "playing", (img.shape[1] - 80, img.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 220, 255), 1
-        )
-    cv2.imshow("sensorfuse 2D", img)
+        cv2.putText(img, "playing", (w - 80, h - 8), font, 0.45, (0, 220, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def _show_2d(cv2: Any, frame: ViewFrame, st: ViewerState) -> None:
+    cv2.imshow("sensorfuse 2D", panel_2d(frame, st))
 
 
 def _save(vis: Any, st: ViewerState) -> None:

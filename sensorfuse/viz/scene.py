@@ -267,6 +267,8 @@ def box_edges_2d(
     uv, ok = camera._project(pts.reshape(-1, 3))
     if camera.model != "kannala_brandt":
         ok &= pts.reshape(-1, 3)[:, 2] >= near_m
+    ok &= np.isfinite(uv).all(axis=1)
+    uv = np.clip(np.nan_to_num(uv), -1e5, 1e5)  # far outside the image: cv2 clips the line, int32 must hold it
     uv, ok = uv.reshape(12, samples, 2), ok.reshape(12, samples)
     out = []
     for e in range(12):
