@@ -292,3 +292,28 @@ def test_2d_panel_shows_key_help(sample_data):
     # a block of text lines, one per key plus a title, below the HUD
     assert changed.sum() > 20_000
     assert rows.max() - rows.min() > 12 * 14
+
+
+def test_track_ids_drawn_over_boxes(sample_data):
+    import dataclasses
+
+    from sensorfuse.viz.render import Renderer
+
+    with open_view(sample_data / "sim_small") as src:
+        fr = src.frame(3)
+    anon = dataclasses.replace(fr, boxes=[dataclasses.replace(b, track_id=None) for b in fr.boxes])
+    with Renderer(800, 450) as r:
+        with_ids, info = r.render(fr, "chase", hud=False)
+        without, _ = r.render(anon, "chase", hud=False)
+    diff = np.any(with_ids != without, axis=2)
+    K, T = info["K"], info["T_cam_ref"]
+    shown = 0
+    for b in fr.boxes:
+        p = T[:3, :3] @ (b.center + b.rotation[:, 2] * b.size[2] / 2) + T[:3, 3]
+        u, v = (K @ (p / p[2]))[:2]
+        if p[2] > 0.5 and 0 <= u < 800 and 12 <= v < 450:
+            patch = diff[max(int(v) - 20, 0) : int(v) + 2, max(int(u) - 14, 0) : int(u) + 40]
+            assert patch.sum() > 20, f"no id text at box {b.track_id}"
+            shown += 1
+    assert shown >= 3
+    assert diff.sum() < 0.02 * diff.size  # only the text changed

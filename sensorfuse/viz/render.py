@@ -24,6 +24,7 @@ from sensorfuse.viz.scene import (
     class_colour,
     cloud_colours,
     draw_text_block,
+    draw_track_ids,
     frustum_lines,
     hud_lines,
 )
@@ -263,6 +264,10 @@ class Renderer:
         buf = np.asarray(self.vis.capture_screen_float_buffer(do_render=True))
         rgb = np.clip(np.rint(buf * 255.0), 0, 255).astype(np.uint8)
         rgb = np.ascontiguousarray(rgb[top : top + out_h, left : left + out_w])
+        if "boxes" in layers and frame.boxes and any(b.track_id is not None for b in frame.boxes):
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            draw_track_ids(bgr, frame.boxes, K, T_cam_ref)
+            rgb = np.ascontiguousarray(bgr[..., ::-1])
         if hud and "hud" in layers:
             bgr = np.ascontiguousarray(rgb[..., ::-1])
             lines = hud_lines(frame, view.partition(":")[2] or None)

@@ -30,8 +30,10 @@ __all__ = [
     "class_colour",
     "cloud_colours",
     "draw_camera_overlay",
+    "draw_track_ids",
     "frustum_lines",
     "hud_lines",
+    "track_tag",
 ]
 
 #: what ``--colour`` can colour the cloud by
@@ -319,8 +321,19 @@ def draw_camera_overlay(
         for b in frame.boxes:
             bad = str(b.attributes.get("object_id", "")) in flagged
             colour = FLAGGED_BGR if bad else class_bgr(b.label)
-            for poly in box_edges_2d(b, T, model):
+            polys = box_edges_2d(b, T, model)
+            for poly in polys:
                 cv2.polylines(out, [np.round(poly).astype(np.int32)], False, colour, 1, cv2.LINE_8)
+            tag = track_tag(b)
+            if tag and polys:
+                allp = np.vstack(polys)
+                inside = allp[
+                    (allp[:, 0] >= 0) & (allp[:, 0] < model.width) & (allp[:, 1] >= 0) & (allp[:, 1] < model.height)
+                ]
+                if len(inside):
+                    top = inside[np.argmin(inside[:, 1])]
+                    org = (int(top[0]), max(int(top[1]) - 3, 10))
+                    cv2.putText(out, tag, org, cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
     if "labels2d" in layers:
         for b2, chk in cam.labels_2d:
             bad = chk is not None and "iou_below" in chk.flags
@@ -332,6 +345,36 @@ def draw_camera_overlay(
     if hud and "hud" in layers:
         draw_text_block(out, hud_lines(frame, cam.name))
     return out
+
+
+def track_tag(box: Box3D) -> str:
+    """The text drawn beside a box: ``#<track id>`` (long ids such as nuScenes tokens cut to 6 characters), empty
+    without a track id."""
+    if box.track_id is None:
+        return ""
+    return f"#{str(box.track_id)[:6]}"
+
+
+def draw_track_ids(image: np.ndarray, boxes: list[Box3D], K: np.ndarray, T_cam_ref: np.ndarray) -> None:
+    """Track ids over the top centres of ``boxes`` in an image of the pinhole camera ``K`` at ``T_cam_ref``, in
+    place (the 3D window cannot draw text; screenshots get it this way)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    for b in boxes:
+        tag = track_tag(b)
+        if not tag:
+            continue
+        top = b.center + b.rotation[:, 2] * b.size[2] / 2
+        p = T_cam_ref[:3, :3] @ top + T_cam_ref[:3, 3]
+        if p[2] < 0.5:
+            continue
+        u, v = (K @ (p / p[2]))[:2]
+        if 0 <= u < w and 12 <= v < h:
+            org = (int(u) - 10, int(v) - 4)
+            # white on a dark outline: readable on any background, and no pixel in a class colour away from the box
+            cv2.putText(image, tag, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 3, cv2.LINE_AA)
+            cv2.putText(image, tag, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (245, 245, 245), 1, cv2.LINE_AA)
 
 
 def hud_lines(frame: ViewFrame, camera: str | None = None) -> list[str]:
