@@ -183,3 +183,39 @@ def test_synthetic_boards_recover_the_camera(spec, model, dist):
     d = uv2 - uv[ok]
     assert np.linalg.norm(d.mean(axis=0)) < 1.5
     assert np.max(np.linalg.norm(d - d.mean(axis=0), axis=1)) < 0.5
+
+
+def test_fuse_calib_intrinsics_cli(shared_data, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from sensorfuse.io.rigfile import load_rig
+    from sensorfuse.io.ros_camera_info import read_camera_info_yaml
+
+    pattern = str(shared_data / "opencv_stereo_chessboard_9x6" / "left*.jpg")
+    out = tmp_path / "cam.yaml"
+    r = subprocess.run(
+        [sys.executable, "-m", "sensorfuse.cli.calib", "intrinsics", pattern, "--board", "chessboard:9x6:0.025",
+         "-o", str(out), "--camera-info", str(tmp_path / "ci.yaml"), "--name", "left", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["quality"]["views_rejected"] == {"left02.jpg": summary["quality"]["views_rejected"]["left02.jpg"]}
+    rig = load_rig(out)
+    s = rig.sensor("left")
+    assert s.camera.width == 640
+    assert s.provenance.quality["views_used"] == 12
+    assert s.provenance.quality["loo_rms_px"] > s.provenance.quality["rms_px"]
+    assert "left02.jpg" in s.provenance.notes
+    ci = read_camera_info_yaml(tmp_path / "ci.yaml")
+    assert np.allclose(ci.camera.K, s.camera.K)
+    report = cv2.imread(str(out.with_suffix(".png")))
+    assert report.shape == (960, 1280, 3)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sensorfuse.cli.calib", "intrinsics", str(tmp_path / "none*.png"), "--board",
+         "chessboard:9x6:0.025"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "matches no image" in bad.stderr

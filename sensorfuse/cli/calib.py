@@ -1,0 +1,81 @@
+"""``fuse-calib``: calibrate sensors, with a quality figure for every result and a report PNG beside it.
+
+``intrinsics IMAGES_OR_LOG --board KIND:COLSxROWS:SIZE[...] -o rig.yaml``: camera intrinsics from a folder or glob of
+board images, or a log's camera topic (``--topic``, ``--every N``). Boards: ``chessboard:9x6:0.025`` (inner corners,
+square in m), ``charuco:7x5:0.04:0.03[:DICT_5X5_100]`` (squares, square and marker size), ``aprilgrid:6x6:0.088[:0.3]``
+(tags, tag size, spacing ratio; Kalibr's layout). Models: pinhole, brown_conrady (default), kannala_brandt. Outlier
+views are left out and reported; the rig file carries the quality figures (RMS, leave-one-view-out RMS, coverage,
+parameter uncertainties) in the camera's provenance. The pipeline is :mod:`sensorfuse.pipelines.calib`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from sensorfuse.cli._common import print_json, run
+
+app = typer.Typer(add_completion=False, help="Calibrate sensors (intrinsics; LiDAR-camera is being built).")
+_EXAMPLES = (
+    "Examples:\n\n  fuse-calib intrinsics calib_images/ --board chessboard:9x6:0.025 -o cam.yaml\n\n"
+    "  fuse-calib intrinsics drive.mcap --topic /cam/image_raw --every 10 --board aprilgrid:6x6:0.088 -o cam.yaml"
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Calibrate sensors: ``fuse-calib intrinsics ...`` (LiDAR-camera is being built)."""
+
+
+@app.command(help=__doc__, epilog=_EXAMPLES)
+def intrinsics(
+    source: Annotated[str, typer.Argument(help="a folder or glob of images, or a log with a camera topic")],
+    board: Annotated[str, typer.Option(help="the target, e.g. chessboard:9x6:0.025")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="rig file to write (report PNG beside it)")] = None,
+    model: Annotated[str, typer.Option(help="pinhole, brown_conrady or kannala_brandt")] = "brown_conrady",
+    name: Annotated[str, typer.Option(help="the camera's name in the rig file")] = "camera",
+    topic: Annotated[str | None, typer.Option(help="camera topic of a log")] = None,
+    every: Annotated[int, typer.Option(help="use every N-th image")] = 1,
+    camera_info: Annotated[Path | None, typer.Option(help="also write a ROS CameraInfo YAML")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sensorfuse.pipelines.calib import intrinsics_from_images
+
+    with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] {task.description}"), TimeElapsedColumn(),
+                  disable=json_out, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("detecting the board", total=None)
+        res, summary = intrinsics_from_images(
+            source, board, out=out, camera_name=name, model=model, topic=topic, every=every, camera_info=camera_info,
+            progress=lambda k, _n: bar.update(task, description=f"detecting the board: {k} images"),
+        )  # fmt: skip
+    if json_out:
+        print_json(summary)
+        return
+    q = res.quality()
+    cam = res.camera
+    print(f"{cam.model} {cam.width}x{cam.height}: fx {cam.fx:.3f} fy {cam.fy:.3f} cx {cam.cx:.3f} cy {cam.cy:.3f}")
+    print(f"dist {np.array2string(cam.dist, precision=5)}" if cam.dist.size else "no distortion")
+    print(
+        f"{q['views_used']} views, RMS {q['rms_px']} px, leave-one-out {q['loo_rms_px']} px, coverage {q['coverage']:.0%}; "
+        + "std "
+        + ", ".join(f"{k} {v}" for k, v in list(q["std"].items())[:4])
+    )
+    for k, v in res.rejected.items():
+        print(f"left out {k}: {v}")
+    for w in res.warnings:
+        print(f"warning: {w}")
+    if out is not None:
+        print(f"written: {summary['rig']} (report {summary['report']})")
+
+
+def main() -> None:
+    run(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
