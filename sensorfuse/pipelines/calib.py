@@ -4,6 +4,9 @@ which knows no file format).
 - :func:`intrinsics_from_images`: a folder or glob of images, or a camera topic of a log (every N-th image), ->
   board detections -> :func:`~sensorfuse.calibration.intrinsics.calibrate_intrinsics` -> a rig file with the camera,
   its provenance and quality figures, optionally a ROS CameraInfo YAML, and a report PNG beside the result.
+- :func:`lidar_camera_kitti`: a KITTI object folder and an initial calib.txt -> ``Tr_velo_to_cam`` refined by edge
+  alignment (:func:`~sensorfuse.calibration.lidar_camera.refine_targetless`) over every frame of the same camera,
+  ``P2`` and ``R0_rect`` held fixed -> calib.txt and a before/after report PNG.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
 
-__all__ = ["intrinsics_from_images", "intrinsics_report_image"]
+__all__ = [
+    "intrinsics_from_images",
+    "intrinsics_report_image",
+    "kitti_targetless_inputs",
+    "lidar_camera_kitti",
+    "lidar_camera_report_image",
+]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
 
@@ -185,3 +194,114 @@ def intrinsics_report_image(res: Any, sample: np.ndarray | None) -> np.ndarray:
     ]
     draw_text_block(grid, lines, origin=(w + 6, h + 6), scale=0.4)
     return grid
+
+
+# -- LiDAR -> camera, targetless, KITTI object folders -------------------------------------------------------------
+
+
+def kitti_targetless_inputs(dataset: str | Path, init: Any) -> tuple[list[Any], Any, np.ndarray, list[str]]:
+    """The edge frames of every KITTI object frame (training/ and testing/, or one split) whose calibration has the
+    camera of ``init`` (same P2 and R0_rect: the same recording day), the camera model, ``T_pre`` (P2's baseline @
+    R0_rect) and notes on the frames left out."""
+    import cv2
+
+    from sensorfuse.calibration.lidar_camera import edge_frame
+    from sensorfuse.geometry.camera import CameraModel
+    from sensorfuse.io.kitti import read_kitti_object_calib, read_velodyne_bin
+
+    root = Path(dataset)
+    splits = [root / s for s in ("training", "testing") if (root / s / "calib").is_dir()] or [root]
+    frames, notes = [], []
+    size = None
+    for sd in splits:
+        if not (sd / "calib").is_dir():
+            raise FormatError(f"{sd}: no calib/ folder; not a KITTI object folder")
+        for cf in sorted((sd / "calib").glob("*.txt")):
+            name = f"{sd.name}/{cf.stem}"
+            c = read_kitti_object_calib(cf)
+            if not (np.allclose(c.P2, init.P2, atol=1e-6) and np.allclose(c.R0_rect, init.R0_rect, atol=1e-9)):
+                notes.append(f"{name}: another camera calibration (P2/R0_rect differ from --init): left out")
+                continue
+            vel, png = sd / "velodyne" / f"{cf.stem}.bin", sd / "image_2" / f"{cf.stem}.png"
+            if not vel.is_file() or not png.is_file():
+                notes.append(f"{name}: no velodyne scan or image_2: left out")
+                continue
+            img = cv2.imread(str(png), cv2.IMREAD_COLOR)
+            if img is None:
+                raise FormatError(f"{png}: not a readable image")
+            if size is None:
+                size = (img.shape[1], img.shape[0])
+            cloud = read_velodyne_bin(vel)
+            frames.append(edge_frame(cloud.xyz, img, cloud.intensity, name=name))
+    if not frames:
+        raise FormatError(f"{root}: no frame with the camera of the initial calibration")
+    P2 = np.asarray(init.P2, np.float64)
+    K = P2[:, :3]
+    camera = CameraModel(K, width=size[0], height=size[1])
+    T_pre = np.eye(4)
+    T_pre[:3, 3] = np.linalg.solve(K, P2[:, 3])
+    return frames, camera, T_pre @ init.R0_rect_4x4, notes
+
+
+def lidar_camera_kitti(
+    dataset: str | Path, init_calib: str | Path, out: str | Path | None = None, *, require_convergence: bool = True
+) -> tuple[Any, dict[str, Any]]:
+    """Refine ``Tr_velo_to_cam`` of a KITTI calib.txt (P2 and R0_rect held fixed) from the frames of ``dataset``
+    that share its camera; write the refined calib.txt to ``out`` with a report PNG beside it."""
+    import time
+
+    from sensorfuse.calibration.lidar_camera import refine_targetless
+    from sensorfuse.io.kitti import KittiObjectCalib, read_kitti_object_calib, write_kitti_object_calib
+
+    t0 = time.perf_counter()
+    init = read_kitti_object_calib(init_calib)
+    frames, camera, T_pre, notes = kitti_targetless_inputs(dataset, init)
+    res = refine_targetless(frames, camera, init.Tr_velo_to_cam, T_pre=T_pre, require_convergence=require_convergence)
+    summary: dict[str, Any] = {
+        "dataset": str(dataset),
+        "init": str(init_calib),
+        "frames": [f.name for f in frames],
+        "Tr_velo_to_cam": res.X.tolist(),
+        "change": {"rotation_deg": round(res.change_deg, 4), "translation_cm": round(res.change_m * 100, 2),
+                   "translation_cm_xyz": np.round((res.X[:3, 3] - init.Tr_velo_to_cam[:3, 3]) * 100, 2).tolist()},
+        "quality": res.quality(),
+        "notes": notes + res.notes,
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+    if out is not None:
+        import cv2
+
+        out = Path(out)
+        refined = KittiObjectCalib(init.P, init.R0_rect, res.X, init.Tr_imu_to_velo)
+        write_kitti_object_calib(refined, out)
+        png = out.with_suffix(".png")
+        if not cv2.imwrite(str(png), lidar_camera_report_image(frames[0], camera, T_pre @ init.Tr_velo_to_cam,
+                                                              res.T_cam_lidar, dataset, frames[0].name)):  # fmt: skip
+            raise FormatError(f"{png}: could not write the report")
+        summary["calib"] = str(out)
+        summary["report"] = str(png)
+    return res, summary
+
+
+def lidar_camera_report_image(
+    frame: Any, camera: Any, T_before: np.ndarray, T_after: np.ndarray, dataset: str | Path, name: str
+) -> np.ndarray:
+    """Before / after: the LiDAR depth-edge points of one frame over its image edges (gray), projected with the
+    initial and the refined extrinsic."""
+    import cv2
+
+    from sensorfuse.viz.scene import draw_text_block
+
+    d = frame.distance
+    base = np.where(np.isfinite(d) & (d < 1.0), 255, 60).astype(np.uint8)
+    rows = []
+    for label, T in (("initial", T_before), ("refined", T_after)):
+        img = cv2.cvtColor(base, cv2.COLOR_GRAY2BGR)
+        Pc = frame.points @ T[:3, :3].T + T[:3, 3]
+        uv, ok = camera._project(Pc)
+        ok &= camera.in_image(np.where(ok[:, None], uv, -1.0))
+        for u, v in np.rint(uv[ok]).astype(int):
+            cv2.circle(img, (u, v), 1, (0, 0, 255), -1)
+        draw_text_block(img, [f"{name}: LiDAR depth/intensity edges (red) on image edges (white), {label}"])
+        rows.append(img)
+    return np.vstack(rows)

@@ -1,0 +1,122 @@
+"""Targetless LiDAR -> camera refinement on the six KITTI frames of the 2011_09_26 calibration day in ../shared/data
+(training 000001, 000003, 000004; testing 000000-000002), from the official calibration perturbed by up to 2 deg and
+10 cm."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sensorfuse.calibration.lidar_camera import _exp, edge_frame, refine_targetless, transform_error
+from sensorfuse.errors import CalibrationError
+from sensorfuse.pipelines.calib import kitti_targetless_inputs
+
+
+@pytest.fixture(scope="module")
+def kitti(shared_data):
+    from sensorfuse.io.kitti import read_kitti_object_calib
+
+    root = shared_data / "kitti_object"
+    init = read_kitti_object_calib(root / "training" / "calib" / "000001.txt")
+    frames, camera, T_pre, notes = kitti_targetless_inputs(root, init)
+    return frames, camera, T_pre, init.Tr_velo_to_cam, notes
+
+
+def _perturbed(X, rng):
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    t = rng.normal(size=3)
+    t /= np.linalg.norm(t)
+    return _exp(np.r_[axis * np.radians(rng.uniform(0, 2.0)), t * rng.uniform(0, 0.10)]) @ X
+
+
+def test_the_six_frames_of_the_calibration_day(kitti):
+    frames, camera, _, _, notes = kitti
+    assert sorted(f.name for f in frames) == [
+        "testing/000000", "testing/000001", "testing/000002", "training/000001", "training/000003", "training/000004",
+    ]  # fmt: skip
+    assert any("training/000000" in n for n in notes)  # another day's calibration: left out, and said
+    assert (camera.width, camera.height) == (1242, 375)
+
+
+@pytest.mark.slow
+def test_kitti_seeded_trials(kitti):
+    """Rotation: within 0.3 deg in at least 8 of 10 seeded trials (the issue's goal; measured: 10 of 10, <= 0.19 deg).
+    Translation: the goal of 5 cm is NOT met: across and up (camera x, y) the result is within 5 cm, but along the
+    optical axis the edge alignment of these six frames settles 5-18 cm ahead of the official value (see
+    docs/calibration.md). This test holds what is achieved, so a regression fails it."""
+    frames, camera, T_pre, X_true, _ = kitti
+    rng = np.random.default_rng(2026)
+    rot, lateral, total, refused = [], [], [], 0
+    for _ in range(10):
+        try:
+            res = refine_targetless(frames, camera, _perturbed(X_true, rng), T_pre=T_pre)
+        except CalibrationError:  # no clear minimum: refused, counted as a failed trial
+            refused += 1
+            continue
+        dr, dt = transform_error(res.X, X_true)
+        d = res.X[:3, 3] - X_true[:3, 3]
+        rot.append(dr)
+        lateral.append(np.hypot(d[0], d[1]))
+        total.append(dt)
+    rot, lateral, total = np.array(rot), np.array(lateral), np.array(total)
+    print(
+        f"refused {refused}; rot {np.round(rot, 3)}; lateral cm {np.round(lateral * 100, 1)}; cm {np.round(total * 100, 1)}"
+    )
+    assert (rot <= 0.3).sum() >= 8, rot
+    assert (lateral <= 0.05).sum() >= 8, lateral
+    assert total.max() <= 0.2, total  # what was accepted is never far off: the refusals catch the rest
+
+
+def test_far_initial_guess_is_refused(kitti):
+    frames, camera, T_pre, X_true, _ = kitti
+    far = _exp(np.r_[np.radians(6.0) * np.array([0.6, 0.8, 0.0]), 0.3, 0.0, 0.0]) @ X_true
+    with pytest.raises(CalibrationError, match="no clear minimum"):
+        refine_targetless(frames, camera, far, T_pre=T_pre, multi_start=False)
+    res = refine_targetless(frames, camera, far, T_pre=T_pre, multi_start=False, require_convergence=False)
+    assert not res.converged  # the confidence figure tells it apart from the converged trials (all converged)
+
+
+def test_featureless_data_is_refused(kitti):
+    frames, camera, T_pre, X_true, _ = kitti
+    blank = np.full((375, 1242, 3), 128, np.uint8)
+    f0 = frames[0]
+    no_edges = [edge_frame(f0.points, blank)]
+    with pytest.raises(CalibrationError, match="no image edges"):
+        refine_targetless(no_edges, camera, X_true, T_pre=T_pre)
+    # a flat floor: no depth edges, no intensity edges
+    g = np.mgrid[5:40:0.2, -10:10:0.2].reshape(2, -1).T
+    floor = np.c_[g, np.full(len(g), -1.7)]
+    image = np.zeros((375, 1242, 3), np.uint8)
+    image[200:, ::40] = 255
+    with pytest.raises(CalibrationError, match="depth-edge points"):
+        refine_targetless([edge_frame(floor, image)], camera, X_true, T_pre=T_pre)
+
+
+@pytest.mark.slow
+def test_fuse_calib_lidar_camera_kitti(shared_data, tmp_path):
+    from sensorfuse.io.kitti import read_kitti_object_calib
+
+    root = shared_data / "kitti_object"
+    init = root / "training" / "calib" / "000001.txt"
+    out = tmp_path / "refined.txt"
+    r = subprocess.run(
+        [sys.executable, "-m", "sensorfuse.cli.calib", "lidar-camera", str(root), "--init", str(init), "-o", str(out),
+         "--json"], capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert len(s["frames"]) == 6
+    assert s["quality"]["converged"]
+    assert s["change"]["rotation_deg"] < 0.3
+    refined = read_kitti_object_calib(out)
+    orig = read_kitti_object_calib(init)
+    assert np.allclose(refined.P, orig.P)
+    assert np.allclose(refined.R0_rect, orig.R0_rect)
+    assert np.allclose(refined.Tr_velo_to_cam, np.array(s["Tr_velo_to_cam"]), atol=1e-9)
+    assert out.with_suffix(".png").is_file()
+    assert s["wall_time_s"] < 60
