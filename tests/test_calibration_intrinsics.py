@@ -197,7 +197,8 @@ def test_fuse_calib_intrinsics_cli(shared_data, tmp_path):
     out = tmp_path / "cam.yaml"
     r = subprocess.run(
         [sys.executable, "-m", "sensorfuse.cli.calib", "intrinsics", pattern, "--board", "chessboard:9x6:0.025",
-         "-o", str(out), "--camera-info", str(tmp_path / "ci.yaml"), "--name", "left", "--json"],
+         "-o", str(out), "--camera-info", str(tmp_path / "ci.yaml"), "--kalibr", str(tmp_path / "camchain.yaml"),
+         "--name", "left", "--json"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -211,6 +212,10 @@ def test_fuse_calib_intrinsics_cli(shared_data, tmp_path):
     assert "left02.jpg" in s.provenance.notes
     ci = read_camera_info_yaml(tmp_path / "ci.yaml")
     assert np.allclose(ci.camera.K, s.camera.K)
+    from sensorfuse.io.kalibr import read_kalibr_camchain
+
+    chain = read_kalibr_camchain(tmp_path / "camchain.yaml")
+    assert np.allclose(chain["cam0"]["camera"].K, s.camera.K, rtol=1e-9)
     report = cv2.imread(str(out.with_suffix(".png")))
     assert report.shape == (960, 1280, 3)
     bad = subprocess.run(

@@ -40,6 +40,7 @@ def intrinsics(
     topic: Annotated[str | None, typer.Option(help="camera topic of a log")] = None,
     every: Annotated[int, typer.Option(help="use every N-th image")] = 1,
     camera_info: Annotated[Path | None, typer.Option(help="also write a ROS CameraInfo YAML")] = None,
+    kalibr: Annotated[Path | None, typer.Option(help="also write a Kalibr camchain YAML")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -50,7 +51,7 @@ def intrinsics(
                   disable=json_out, transient=True) as bar:  # fmt: skip
         task = bar.add_task("detecting the board", total=None)
         res, summary = intrinsics_from_images(
-            source, board, out=out, camera_name=name, model=model, topic=topic, every=every, camera_info=camera_info,
+            source, board, out=out, camera_name=name, model=model, topic=topic, every=every, camera_info=camera_info, kalibr=kalibr,
             progress=lambda k, _n: bar.update(task, description=f"detecting the board: {k} images"),
         )  # fmt: skip
     if json_out:

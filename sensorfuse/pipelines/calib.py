@@ -83,10 +83,12 @@ def intrinsics_from_images(
     topic: str | None = None,
     every: int = 1,
     camera_info: str | Path | None = None,
+    kalibr: str | Path | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Calibrate one camera from board images; returns ``(IntrinsicsResult, summary)`` and writes ``out`` (a rig
-    file), ``out`` with ``.png`` (the report) and ``camera_info`` (ROS CameraInfo YAML) when given."""
+    file), ``out`` with ``.png`` (the report), ``camera_info`` (ROS CameraInfo YAML) and ``kalibr`` (a one-camera
+    Kalibr camchain YAML) when given."""
     from sensorfuse.calibration.intrinsics import Board, calibrate_intrinsics, detect_board
 
     if every < 1:
@@ -107,7 +109,17 @@ def intrinsics_from_images(
             progress(k + 1, None)
     if size is None:
         raise FormatError(f"{source}: no image")
-    res = calibrate_intrinsics(dets, size, model=model, names=names)
+    flags = 0
+    if kalibr is not None and model == "brown_conrady":
+        from dataclasses import replace
+
+        import cv2
+
+        flags = cv2.CALIB_FIX_K3  # Kalibr's radtan has k1 k2 p1 p2 only: calibrate that model, not drop k3 after
+    res = calibrate_intrinsics(dets, size, model=model, names=names, flags=flags)
+    if flags:
+        res.camera = replace(res.camera, dist=res.camera.dist[:4])
+        res.warnings.append("k3 held at 0 for the Kalibr export (radtan: k1 k2 p1 p2)")
     summary = {
         "source": str(source),
         "board": board_spec,
@@ -121,21 +133,27 @@ def intrinsics_from_images(
         },
         "quality": res.quality(),
     }
+    from sensorfuse.rig import Provenance, Rig, Sensor
+
+    # the rig of the result: what -o writes, and what the exports are made from
+    q = res.quality()
+    quality = {"rms_px": q["rms_px"], "views_used": q["views_used"], "coverage": q["coverage"]}
+    if q["loo_rms_px"] is not None:
+        quality["loo_rms_px"] = q["loo_rms_px"]
+    quality |= {f"std_{k}": v for k, v in q["std"].items()}
+    notes = "; ".join([*(f"{k}: {v}" for k, v in res.rejected.items()), *res.warnings]) or None
+    prov = Provenance(
+        f"fuse-calib intrinsics ({board.kind}, OpenCV)", str(source), datetime.date.today().isoformat(), quality,
+        notes,
+    )  # fmt: skip
+    rig = Rig(name=camera_name, sensors=(Sensor(camera_name, "camera", camera=res.camera, provenance=prov),))
+    if kalibr is not None:
+        from sensorfuse.io.kalibr import write_kalibr_camchain
+
+        summary["kalibr"] = str(write_kalibr_camchain(rig, kalibr, [camera_name]))
     if out is not None:
         from sensorfuse.io.rigfile import save_rig
-        from sensorfuse.rig import Provenance, Rig, Sensor
 
-        q = res.quality()
-        quality = {"rms_px": q["rms_px"], "views_used": q["views_used"], "coverage": q["coverage"]}
-        if q["loo_rms_px"] is not None:
-            quality["loo_rms_px"] = q["loo_rms_px"]
-        quality |= {f"std_{k}": v for k, v in q["std"].items()}
-        notes = "; ".join([*(f"{k}: {v}" for k, v in res.rejected.items()), *res.warnings]) or None
-        prov = Provenance(
-            f"fuse-calib intrinsics ({board.kind}, OpenCV)", str(source), datetime.date.today().isoformat(), quality,
-            notes,
-        )  # fmt: skip
-        rig = Rig(name=camera_name, sensors=(Sensor(camera_name, "camera", camera=res.camera, provenance=prov),))
         out = Path(out)
         save_rig(rig, out)
         import cv2
