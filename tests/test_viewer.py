@@ -334,3 +334,18 @@ def test_real_mcap_log_synced_on_the_fly(shared_data, tmp_path):
     r = _fuse_view(str(log), "--frame", "1", "--screenshot", str(png), "--size", "640x360")
     assert r.returncode == 0, r.stderr
     _assert_not_blank(cv2.imread(str(png)))
+
+
+def test_synced_images_of_every_depth_read_for_display(tmp_path):
+    """fuse-sync writes raw images losslessly: 8- and 16-bit PNG, float .npy; each shows as 8-bit BGR."""
+    from sensorfuse.pipelines.view import _image_file_bgr
+
+    ramp16 = (np.arange(64 * 48, dtype=np.uint32).reshape(48, 64) * 20).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "a.png"), ramp16)
+    np.save(tmp_path / "b.npy", ramp16.astype(np.float32))
+    cv2.imwrite(str(tmp_path / "c.png"), np.full((48, 64, 3), 7, np.uint8))
+    for name in ("a.png", "b.npy", "c.png"):
+        img = _image_file_bgr(tmp_path / name, "cam")
+        assert img.shape == (48, 64, 3)
+        assert img.dtype == np.uint8
+    assert _image_file_bgr(tmp_path / "a.png", "cam").std() > 50  # scaled, not clipped to black or white

@@ -114,7 +114,7 @@ class KittiViewSource(ViewSource):
         from sensorfuse.fusion.labels import boxes_in_frame, check_labels
 
         i = self._check_index(index)
-        r, name = self.reader, self.names[index]
+        r, name = self.reader, self.names[i]
         sd = r.split_dir
         rig = r.rig_for(i)
         xyz, inten = np.zeros((0, 3)), None
@@ -124,9 +124,9 @@ class KittiViewSource(ViewSource):
         T_velo_cam0 = rig.transform("velodyne", "cam0")
         boxes, pairs = [], []
         if (sd / "label_2" / f"{name}.txt").is_file():
-            for k, b in enumerate(r.get("label_2", i).data):
+            labels = r.get("label_2", i).data
+            for k, (b, bv) in enumerate(zip(labels, boxes_in_frame(labels, T_velo_cam0, "velodyne"), strict=True)):
                 oid = f"{name}:{b.attributes.get('line', k)}"
-                (bv,) = boxes_in_frame([b], T_velo_cam0, "velodyne")
                 bv = dataclasses.replace(bv, attributes={**bv.attributes, "object_id": oid})
                 bb = b.attributes.get("bbox_2d")
                 b2 = None
@@ -158,6 +158,31 @@ def _ego_at(tr: Any, T_body_ref: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.
     t = int(np.clip(t_ns, tr.stamp_ns[0], tr.stamp_ns[-1]))
     T_ref_world = np.linalg.inv(poses_at(tr, [t]).value[0] @ T_body_ref)
     return T_ref_world, tr.T_world_body[:, :3, 3] @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
+
+
+def _sensor_transforms(rig: Any, ref_frame: str) -> dict[str, np.ndarray | None]:
+    """sensor name -> ``T_ref_sensor`` (static: looked up once per source), None where the rig does not connect the
+    sensor's frame to ``ref_frame`` (said in the frames' notes)."""
+    out: dict[str, np.ndarray | None] = {}
+    for s in rig.sensors:
+        try:
+            out[s.name] = rig.transform(ref_frame, s.frame_id or s.name)
+        except Exception:  # no path in the transform tree
+            out[s.name] = None
+    return out
+
+
+def _body_to_ref(rig: Any, tr: Any, ref_frame: str, notes: list[str]) -> np.ndarray:
+    """``T_body_ref`` of a trajectory's body frame; identity (and a note) when the rig does not connect them."""
+    try:
+        return rig.transform(tr.body_frame, ref_frame)
+    except Exception:  # the pose's body is not in the rig: taken as the reference frame, and said
+        if tr.body_frame != ref_frame:
+            notes.append(f"trajectory of {tr.body_frame}: not connected to {ref_frame}, taken as it")
+        return np.eye(4)
+
+
+_AXES_KINDS = ("lidar", "camera", "radar", "imu")
 
 
 # -- logs ------------------------------------------------------------------------------------------------------------
@@ -201,15 +226,9 @@ class LogViewSource(ViewSource):
         lidar_frame = rig.sensor(self.lidars[0]).frame_id if self.lidars else None
         self.ref_frame = rig.base_frame or lidar_frame or rig.sensor(self.plan.reference).frame_id
         self.notes = [f"{n}: not deskewed (fuse-sync output is)" for n in self.lidars[:1]]
+        self.T_ref = _sensor_transforms(rig, self.ref_frame)
+        self.axes = {s.name: T for s in rig.sensors if s.kind in _AXES_KINDS and (T := self.T_ref[s.name]) is not None}
         self._trajectory = self._load_trajectory()
-
-    def _T(self, name: str) -> np.ndarray | None:
-        """sensor -> reference frame, or None when the log does not connect them."""
-        s = self.lp.rig.sensor(name)
-        try:
-            return self.lp.rig.transform(self.ref_frame, s.frame_id or name)
-        except Exception:  # no path in the transform tree: said in the frame's notes
-            return None
 
     def _load_trajectory(self) -> Any:
         """The ego trajectory (simulator: the true one) and ``T_body_ref`` (its body frame -> reference frame)."""
@@ -224,12 +243,7 @@ class LogViewSource(ViewSource):
             return None
         if tr is None:
             return None
-        try:
-            self._T_body_ref = self.lp.rig.transform(tr.body_frame, self.ref_frame)
-        except Exception:  # the pose's body is not in the rig: taken as the reference frame, and said
-            self._T_body_ref = np.eye(4)
-            if tr.body_frame != self.ref_frame:
-                self.notes.append(f"trajectory of {tr.body_frame}: not connected to {self.ref_frame}, taken as it")
+        self._T_body_ref = _body_to_ref(self.lp.rig, tr, self.ref_frame, self.notes)
         return tr
 
     def _index(self, name: str, i: int) -> int | None:
@@ -254,7 +268,7 @@ class LogViewSource(ViewSource):
         xyz, inten = np.zeros((0, 3)), None
         for n in self.lidars[:1]:
             k = self._index(n, i)
-            T = self._T(n)
+            T = self.T_ref[n]
             if k is None or T is None:
                 notes.append(f"{n}: {'no sweep in this frame' if k is None else 'no extrinsic to ' + self.ref_frame}")
                 continue
@@ -263,7 +277,7 @@ class LogViewSource(ViewSource):
             inten = c.intensity
         cams = []
         for n in self.cameras:
-            T = self._T(n)
+            T = self.T_ref[n]
             if T is None:
                 notes.append(f"{n}: no extrinsic to {self.ref_frame}")
                 continue
@@ -275,7 +289,7 @@ class LogViewSource(ViewSource):
             cams.append(vc)
         radar = None
         for n in self.radars[:1]:
-            k, T = self._index(n, i), self._T(n)
+            k, T = self._index(n, i), self.T_ref[n]
             if k is None or T is None:
                 continue
             scan: RadarScan = self.reader.get(self.by_name[n], k).data
@@ -283,7 +297,6 @@ class LogViewSource(ViewSource):
             dop = np.asarray(scan.doppler, np.float64) if scan.doppler is not None else np.zeros(len(p))
             radar = RadarView(p, dop, T[:3, 3].copy())
         boxes, traj = [], None
-        T_ref_world = None
         if self._trajectory is not None:
             t = stamp
             if self.truth is not None:
@@ -294,15 +307,10 @@ class LogViewSource(ViewSource):
                 boxes = [
                     dataclasses.replace(b, attributes={**b.attributes, "object_id": str(b.track_id)}) for b in boxes
                 ]
-        axes = {}
-        for s in rig.sensors:
-            if s.kind in ("lidar", "camera", "radar", "imu"):
-                T = self._T(s.name)
-                if T is not None:
-                    axes[s.name] = T
         return ViewFrame(
-            i, self.names[i], stamp, self.ref_frame, xyz, inten, boxes, cams, radar, traj, axes, errors, notes
-        )
+            i, self.names[i], stamp, self.ref_frame, xyz, inten, boxes, cams, radar, traj, dict(self.axes), errors,
+            notes,
+        )  # fmt: skip
 
     def _true_time(self, i: int) -> int:
         """Simulator output: the true time of frame ``i``'s reference message."""
@@ -333,6 +341,28 @@ def _read_table(path: Path) -> dict[str, list[str]]:
 def _ints(values: list[str]) -> np.ndarray:
     """A CSV column of integers; empty cells (masked: no partner) become -1."""
     return np.array([int(v) if v not in ("", "--") else -1 for v in values], np.int64)
+
+
+_GRAY_ENCODING = {np.dtype(np.uint8): "mono8", np.dtype(np.uint16): "mono16", np.dtype(np.float32): "32FC1"}
+
+
+def _image_file_bgr(path: Path, frame_id: str) -> np.ndarray:
+    """An image fuse-sync wrote (JPEG/PNG as recorded, lossless PNG incl. 16-bit, or .npy) as 8-bit BGR."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix != ".npy" else np.load(path)
+    if img is None:
+        raise FormatError(f"{path}: cannot be read as an image")
+    if img.ndim == 2:
+        enc = _GRAY_ENCODING.get(img.dtype)
+        if enc is None:
+            raise FormatError(f"{path}: a {img.dtype} image; expected 8/16-bit or float32")
+        return to_bgr(Image(np.ascontiguousarray(img), enc, 0, frame_id))
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.dtype != np.uint8:
+        raise FormatError(f"{path}: a {img.dtype} colour image; expected 8 or 16 bits")
+    return np.ascontiguousarray(img[..., :3])
 
 
 class SyncedViewSource(ViewSource):
@@ -369,19 +399,15 @@ class SyncedViewSource(ViewSource):
         self.lidar = lidars[0] if lidars else None
         self.radar = next((n for n, k in self.kinds.items() if k == "radar" and n in self.files), None)
         self.ref_frame = self.rig.base_frame or (self.rig.sensor(self.lidar).frame_id if self.lidar else self.reference)
+        self.T_ref = _sensor_transforms(self.rig, self.ref_frame)
+        self.axes = {n: T for n, k in self.kinds.items() if k != "pose" and (T := self.T_ref.get(n)) is not None}
+        self.notes: list[str] = []
         self.trajectory = self._trajectory()
 
     def _camera(self, name: str) -> Any:
         try:
             return self.rig.sensor(name).camera
         except Exception:  # not in the rig: no intrinsics, not shown as a camera
-            return None
-
-    def _T(self, name: str) -> np.ndarray | None:
-        try:
-            s = self.rig.sensor(name)
-            return self.rig.transform(self.ref_frame, s.frame_id or name)
-        except Exception:  # not connected in rig.yaml: said in the frame's notes
             return None
 
     def _trajectory(self) -> Any:
@@ -402,20 +428,16 @@ class SyncedViewSource(ViewSource):
         order = np.argsort(stamps, kind="stable")
         keep = np.r_[True, np.diff(stamps[order]) > 0]
         tr = PoseTrajectory(stamps[order][keep], T[order][keep], t["frame_id"][0], t["child_frame_id"][0])
-        try:
-            self._T_body_ref = self.rig.transform(tr.body_frame, self.ref_frame)
-        except Exception:  # the pose's body is not in the rig: taken as the reference frame
-            self._T_body_ref = np.eye(4)
+        self._T_body_ref = _body_to_ref(self.rig, tr, self.ref_frame, self.notes)
         return tr
 
     def frame(self, index: int) -> ViewFrame:
-        import cv2
 
         from sensorfuse.io.opencalib import read_pcd
 
         i = self._check_index(index)
         stamp = int(self.stamps[i])
-        notes, errors = [], {}
+        notes, errors = list(self.notes), {}
         for n in self.kinds:
             col = self.frames.get(f"{n}_dt_ns")
             if col is not None and col[i] not in ("", "--"):
@@ -423,7 +445,7 @@ class SyncedViewSource(ViewSource):
 
         def file_of(n: str) -> tuple[Path | None, np.ndarray | None]:
             k = int(self.index[n][i]) if n in self.index else -1
-            T = self._T(n)
+            T = self.T_ref.get(n)
             if k < 0 or T is None:
                 notes.append(f"{n}: {'no message in this frame' if k < 0 else 'no extrinsic to ' + self.ref_frame}")
                 return None, None
@@ -438,19 +460,14 @@ class SyncedViewSource(ViewSource):
                 inten = c.intensity
         cams = []
         for n in self.cameras:
-            f, T = file_of(n)
+            T = self.T_ref.get(n)
             if T is None:
-                T = self._T(n)
-            if T is None:
+                notes.append(f"{n}: no extrinsic to {self.ref_frame}")
                 continue
             vc = ViewCamera(n, self.rig.sensor(n).camera, T)
+            f, _ = file_of(n)
             if f is not None:
-                img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED) if f.suffix != ".npy" else np.load(f)
-                if img is None:
-                    raise FormatError(f"{f}: cannot be read as an image")
-                if img.dtype != np.uint8 or img.ndim == 2:
-                    img = to_bgr(Image(img, "mono8" if img.ndim == 2 and img.dtype == np.uint8 else "32FC1", 0, n))
-                vc.image = img[..., :3]
+                vc.image = _image_file_bgr(f, n)
             cams.append(vc)
         radar = None
         if self.radar is not None:
@@ -463,9 +480,8 @@ class SyncedViewSource(ViewSource):
         traj = None
         if self.trajectory is not None:
             _, traj = _ego_at(self.trajectory, self._T_body_ref, stamp)
-        axes = {n: T for n in self.kinds if (T := self._T(n)) is not None and self.kinds[n] != "pose"}
         return ViewFrame(
-            i, self.names[i], stamp, self.ref_frame, xyz, inten, [], cams, radar, traj, axes, errors, notes
+            i, self.names[i], stamp, self.ref_frame, xyz, inten, [], cams, radar, traj, dict(self.axes), errors, notes
         )
 
 
