@@ -79,9 +79,7 @@ def view(
         if screenshot is not None:
             from sensorfuse.viz.render import screenshot as shoot
 
-            if not -len(src) <= frame < len(src):
-                raise ValidationError(f"--frame {frame}: {path} has {len(src)} frames (0-{len(src) - 1})")
-            fr = src.frame(frame)
+            fr = src.frame(frame)  # a frame out of range: ValidationError naming the count
             done["screenshot"] = str(shoot(fr, screenshot, v, size=wh, layers=layers, colour_by=colour))
             if not json_out:
                 print(f"frame {fr.index} ({fr.name}) from {v}: {screenshot}")

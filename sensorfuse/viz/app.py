@@ -134,13 +134,9 @@ def run_viewer(
         vis.register_key_callback(ord(k.upper()), lambda _v, _k=k: pending.append(_k) or False)
     for name, code in _GLFW.items():
         vis.register_key_callback(code, lambda _v, _k=name: pending.append(_k) or False)
-    opt = vis.get_render_option()
-    from sensorfuse.viz.render import BACKGROUND
+    from sensorfuse.viz.render import configure_window
 
-    opt.background_color = np.array(BACKGROUND)
-    opt.point_size = 2.0
-    opt.light_on = False
-    opt.mesh_show_back_face = True
+    configure_window(vis)
     cv2 = _cv2_gui()
     try:
         _loop(vis, cv2, source, st, script, pending, fps, on_frame)
@@ -237,11 +233,10 @@ def _loop(
 def _set_view(vis: Any, frame: ViewFrame, view: str, params: Any, view_camera: Any) -> None:
     """Put the window's camera at ``view`` (or keep the user's ``params`` when the view kind did not change). A
     camera view keeps the camera's pose and horizontal field of view, centred in the window."""
-    import open3d as o3d
+    from sensorfuse.viz.render import apply_camera, pinhole_parameters
 
-    vc = vis.get_view_control()
     if params is None:
-        cur = vc.convert_to_pinhole_camera_parameters()
+        cur = vis.get_view_control().convert_to_pinhole_camera_parameters()
         W, H = cur.intrinsic.width, cur.intrinsic.height
         if view.startswith("camera"):
             cam = frame.camera(view.partition(":")[2] or None)
@@ -249,12 +244,8 @@ def _set_view(vis: Any, frame: ViewFrame, view: str, params: Any, view_camera: A
             K, T = np.array([[f, 0, 0], [0, f, 0], [0, 0, 1.0]]), cam.T_cam_ref
         else:
             K, T = view_camera(frame, view, W, H)
-        params = o3d.camera.PinholeCameraParameters()
-        params.intrinsic = o3d.camera.PinholeCameraIntrinsic(W, H, K[0, 0], K[1, 1], (W - 1) / 2, (H - 1) / 2)
-        params.extrinsic = T
-    vc.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True)
-    vc.set_constant_z_near(0.05)
-    vc.set_constant_z_far(800.0)
+        params = pinhole_parameters(K, T, W, H)
+    apply_camera(vis, params)
 
 
 def panel_2d(frame: ViewFrame, st: ViewerState) -> np.ndarray:

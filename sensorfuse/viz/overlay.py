@@ -3,6 +3,7 @@ and 2D boxes with a caption, drawn with OpenCV on a BGR copy of the image."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
@@ -10,10 +11,20 @@ import numpy as np
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.projection import Projection
 
-__all__ = ["BOX_COLOURS", "draw_boxes", "draw_points"]
+__all__ = ["BOX_COLOURS", "draw_boxes", "draw_points", "turbo_lut"]
 
 #: BGR colours: projected 3D label, annotated 2D box, flagged object
 BOX_COLOURS = {"projected": (0, 220, 0), "annotated": (255, 160, 0), "flagged": (0, 0, 255)}
+
+
+@functools.lru_cache(maxsize=1)
+def turbo_lut() -> np.ndarray:
+    """OpenCV's turbo colour map as a (256, 3) BGR uint8 table (read-only; index 0 = dark blue, 255 = dark red)."""
+    import cv2
+
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0, :]
+    lut.setflags(write=False)
+    return lut
 
 
 def draw_points(
@@ -33,7 +44,7 @@ def draw_points(
         return out
     sel = idx[np.argsort(-proj.depth[idx], kind="stable")]  # far first: nearer points are drawn over them
     d = np.clip(proj.depth[sel] / max_depth_m, 0.0, 1.0)
-    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0, :]
+    lut = turbo_lut()
     colours = lut[(255 - np.rint(d * 255)).astype(np.int64)]
     u = np.rint(proj.uv[sel, 0]).astype(np.int64)
     v = np.rint(proj.uv[sel, 1]).astype(np.int64)

@@ -29,7 +29,17 @@ from sensorfuse.viz.scene import (
     hud_lines,
 )
 
-__all__ = ["VIEWS", "Renderer", "ViewerError", "geometries", "screenshot", "view_camera"]
+__all__ = [
+    "VIEWS",
+    "Renderer",
+    "ViewerError",
+    "apply_camera",
+    "configure_window",
+    "geometries",
+    "pinhole_parameters",
+    "screenshot",
+    "view_camera",
+]
 
 VIEWS = ("chase", "bev", "camera")
 #: distance of the image drawn on a camera's frustum, m; the backdrop of a camera view sits at BACKDROP_M
@@ -204,6 +214,36 @@ def window_size(frame: ViewFrame, view: str, size: tuple[int, int] | None = None
     return w, h
 
 
+def configure_window(vis: Any) -> None:
+    """The render options every sensorfuse window uses (hidden renderer and interactive viewer alike)."""
+    opt = vis.get_render_option()
+    opt.background_color = np.array(BACKGROUND)
+    opt.point_size = 2.0
+    opt.light_on = False
+    opt.mesh_show_back_face = True
+
+
+def pinhole_parameters(K: np.ndarray, T_cam_ref: np.ndarray, width: int, height: int) -> Any:
+    """Open3D camera parameters of focal lengths ``K`` and pose ``T_cam_ref`` for a ``width`` x ``height`` window;
+    the principal point is the window centre (where the legacy renderer puts it anyway, see :func:`_centring`)."""
+    o3d = _o3d()
+    params = o3d.camera.PinholeCameraParameters()
+    params.intrinsic = o3d.camera.PinholeCameraIntrinsic(
+        width, height, K[0, 0], K[1, 1], (width - 1) / 2.0, (height - 1) / 2.0
+    )
+    params.extrinsic = T_cam_ref
+    return params
+
+
+def apply_camera(vis: Any, params: Any) -> bool:
+    """Put the window's camera at ``params`` with sensorfuse's clipping planes; False if Open3D refuses them."""
+    vc = vis.get_view_control()
+    ok = bool(vc.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True))
+    vc.set_constant_z_near(0.05)
+    vc.set_constant_z_far(2.0 * BACKDROP_M)
+    return ok
+
+
 class Renderer:
     """A hidden Open3D window of a fixed size that renders frames to RGB arrays; keep one per size and reuse it
     (creating the window is the slow part)."""
@@ -217,11 +257,7 @@ class Renderer:
                 "could not create an OpenGL context for rendering; run under xvfb-run (apt-get install xvfb) or "
                 "install the libegl1 and libgl1 packages"
             )
-        opt = self.vis.get_render_option()
-        opt.background_color = np.array(BACKGROUND)
-        opt.point_size = 2.0
-        opt.light_on = False
-        opt.mesh_show_back_face = True
+        configure_window(self.vis)
 
     def render(
         self,
@@ -233,7 +269,6 @@ class Renderer:
         hud: bool = True,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """``(RGB uint8 (height, width, 3), info)``: the frame from ``view`` (see :func:`view_camera`)."""
-        o3d = _o3d()
         geoms, info = geometries(frame, layers=layers, colour_by=colour_by, view=view)
         out_w, out_h = view_size(frame, view, (self.width, self.height))
         K, T_cam_ref = view_camera(frame, view, out_w, out_h)
@@ -244,36 +279,26 @@ class Renderer:
                 raise ValidationError(
                     f"view {view}: needs a {win_w}x{win_h} window (window_size()), this renderer is {self.width}x{self.height}"
                 )
-        Kw = K.copy()
-        Kw[0, 2], Kw[1, 2] = (self.width - 1) / 2.0, (self.height - 1) / 2.0
         self.vis.clear_geometries()
         for g in geoms:
             self.vis.add_geometry(g, reset_bounding_box=True)
-        params = o3d.camera.PinholeCameraParameters()
-        params.intrinsic = o3d.camera.PinholeCameraIntrinsic(
-            self.width, self.height, Kw[0, 0], Kw[1, 1], Kw[0, 2], Kw[1, 2]
-        )
-        params.extrinsic = T_cam_ref
-        vc = self.vis.get_view_control()
-        if not vc.convert_from_pinhole_camera_parameters(params, allow_arbitrary=True):
+        if not apply_camera(self.vis, pinhole_parameters(K, T_cam_ref, self.width, self.height)):
             raise ViewerError(f"Open3D refused the {view} camera for a {self.width}x{self.height} window")
-        vc.set_constant_z_near(0.05)
-        vc.set_constant_z_far(2.0 * BACKDROP_M)
         self.vis.poll_events()
         self.vis.update_renderer()
         buf = np.asarray(self.vis.capture_screen_float_buffer(do_render=True))
         rgb = np.clip(np.rint(buf * 255.0), 0, 255).astype(np.uint8)
         rgb = np.ascontiguousarray(rgb[top : top + out_h, left : left + out_w])
-        if "boxes" in layers and frame.boxes and any(b.track_id is not None for b in frame.boxes):
+        ids = "boxes" in layers and any(b.track_id is not None for b in frame.boxes)
+        if ids or (hud and "hud" in layers):  # text is drawn with OpenCV, on BGR
             bgr = np.ascontiguousarray(rgb[..., ::-1])
-            draw_track_ids(bgr, frame.boxes, K, T_cam_ref)
-            rgb = np.ascontiguousarray(bgr[..., ::-1])
-        if hud and "hud" in layers:
-            bgr = np.ascontiguousarray(rgb[..., ::-1])
-            lines = hud_lines(frame, view.partition(":")[2] or None)
-            if "colour" in info:
-                lines[0] += f"   colour: {info['colour']}"
-            draw_text_block(bgr, lines)
+            if ids:
+                draw_track_ids(bgr, frame.boxes, K, T_cam_ref)
+            if hud and "hud" in layers:
+                lines = hud_lines(frame, view.partition(":")[2] or None)
+                if "colour" in info:
+                    lines[0] += f"   colour: {info['colour']}"
+                draw_text_block(bgr, lines)
             rgb = np.ascontiguousarray(bgr[..., ::-1])
         info["K"], info["T_cam_ref"] = K, T_cam_ref
         return rgb, info

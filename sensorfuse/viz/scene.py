@@ -173,10 +173,10 @@ class ViewFrame:
 
 def _ramp(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Turbo colours (RGB in [0, 1]) of ``values`` scaled from ``lo`` to ``hi``."""
-    import cv2
+    from sensorfuse.viz.overlay import turbo_lut
 
     t = np.clip((values - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
-    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_TURBO)[:, 0, ::-1] / 255.0
+    lut = turbo_lut()[:, ::-1] / 255.0
     return lut[np.rint(t * 255).astype(np.int64)]
 
 
