@@ -189,16 +189,21 @@ class TargetlessResult:
 
 
 class _Cost:
-    def __init__(self, frames: list[EdgeFrame], camera: CameraModel, pre: np.ndarray, X0: np.ndarray, post: np.ndarray):
+    def __init__(
+        self,
+        frames: list[EdgeFrame],
+        camera: CameraModel,
+        pre: np.ndarray,
+        X0: np.ndarray,
+        post: np.ndarray,
+        sigma: float,
+    ):
         self.frames, self.camera, self.pre, self.X0 = frames, camera, pre, X0
         self.pts = [(post[:3, :3] @ f.points.T).T + post[:3, 3] for f in frames]
-        self.sigma = SIGMAS_PX[0]
-        self.fields: list[np.ndarray] = []
         self.n = 0
-        self.set_sigma(self.sigma)
+        self.set_sigma(sigma)
 
     def set_sigma(self, sigma: float) -> None:
-        self.sigma = sigma
         self.fields = [np.exp(-f.distance / sigma).astype(np.float32) for f in self.frames]
 
     def X(self, p: np.ndarray) -> np.ndarray:
@@ -277,7 +282,7 @@ def refine_targetless(
             "no image edges in any frame (featureless or blank images); targetless calibration needs scenes with "
             "structure: poles, building corners, cars, at several distances"
         )
-    cost = _Cost(frames, camera, pre, X0, post)
+    cost = _Cost(frames, camera, pre, X0, post, sigmas[0])
     p = np.zeros(6)
     _, inview = cost.score(p)
     if inview < MIN_EDGE_POINTS:
@@ -324,7 +329,7 @@ def refine_targetless(
             q = np.zeros(6)
             q[k] = sgn * np.radians(start_deg)
             starts.append(q)
-    best = None
+    best: tuple[np.ndarray, float, float, float] | None = None
     tried = 0
     for q in starts:
         cand = coarse_to_fine(q)
@@ -334,10 +339,8 @@ def refine_targetless(
             best = (cand, sc, conf, sharp)
         if conf == 1.0 and sharp >= min_sharpness:
             break
-    assert best is not None
-    p = best[0]
+    p, _, confidence, sharpness = best  # type: ignore[misc]  # starts is never empty
     final, inview = cost.score(p)
-    _, confidence, sharpness = best[1], best[2], best[3]
     X = cost.X(p)
     dR, dt = transform_error(X, X0)
     s_init = cost.score(np.zeros(6))[0]
