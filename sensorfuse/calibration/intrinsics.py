@@ -359,15 +359,12 @@ def calibrate_intrinsics(
         flags |= cv2.CALIB_FIX_K1 | cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST
     solver_model = "kannala_brandt" if model == "kannala_brandt" else "brown_conrady"
 
-    def need(n: int) -> None:
-        if n < MIN_VIEWS:
-            raise CalibrationError(
-                f"only {n} view(s) with the board ({len(rejected)} without it); intrinsics need at least {MIN_VIEWS}, "
-                f"better {GOOD_VIEWS}+: take more images with the whole board visible, at different distances, "
-                "tilts and image positions"
-            )
-
-    need(len(dets))
+    if len(dets) < MIN_VIEWS:
+        raise CalibrationError(
+            f"only {len(dets)} view(s) with the board ({len(rejected)} without it); intrinsics need at least "
+            f"{MIN_VIEWS}, better {GOOD_VIEWS}+: take more images with the whole board visible, at different "
+            "distances, tilts and image positions"
+        )
     sol = _solve(dets, (w, h), solver_model, flags)
     outliers: list[BoardDetection] = []
     while reject and len(dets) > MIN_VIEWS:
