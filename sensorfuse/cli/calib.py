@@ -18,7 +18,10 @@ import typer
 
 from sensorfuse.cli._common import print_json, run
 
-app = typer.Typer(add_completion=False, help="Calibrate sensors: camera intrinsics, LiDAR-camera (targetless, KITTI).")
+app = typer.Typer(
+    add_completion=False,
+    help="Calibrate sensors: camera intrinsics, LiDAR-camera (targetless on KITTI, board-based on logs).",
+)
 _EXAMPLES = (
     "Examples:\n\n  fuse-calib intrinsics calib_images/ --board chessboard:9x6:0.025 -o cam.yaml\n\n"
     "  fuse-calib intrinsics drive.mcap --topic /cam/image_raw --every 10 --board aprilgrid:6x6:0.088 -o cam.yaml"
@@ -76,39 +79,99 @@ def intrinsics(
 
 @app.command(
     name="lidar-camera",
-    epilog="Example:\n\n  fuse-calib lidar-camera kitti_object/ --init kitti_object/training/calib/000001.txt -o refined.txt --json",
+    epilog=(
+        "Examples:\n\n  fuse-calib lidar-camera kitti_object/ --init kitti_object/training/calib/000001.txt "
+        "-o refined.txt --json\n\n  fuse-calib lidar-camera board_drive.mcap --target chessboard:7x5:0.15 --border 0.225 "
+        "-o rig.yaml"
+    ),
 )
 def lidar_camera(
-    dataset: Annotated[Path, typer.Argument(help="a KITTI object folder (training/ and/or testing/)")],
-    init: Annotated[Path, typer.Option(help="the initial KITTI calib.txt (P2 and R0_rect are held fixed)")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="refined calib.txt (report PNG beside it)")] = None,
+    dataset: Annotated[Path, typer.Argument(help="a KITTI object folder, or a log (with --target)")],
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="KITTI: the initial calib.txt (P2, R0_rect held fixed); logs: a rig file (default /tf_static)"
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="board in view, e.g. chessboard:7x5:0.15 (inner corners, square m)")
+    ] = None,
+    border: Annotated[
+        float | None, typer.Option(help="board edge beyond the outer inner corners, m (adds outline residuals)")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="camera topic of the log (if several)")] = None,
+    lidar: Annotated[str | None, typer.Option(help="LiDAR topic of the log (if several)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="KITTI: refined calib.txt; logs: rig file (report PNG beside it)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Targetless LiDAR -> camera refinement of Tr_velo_to_cam by aligning LiDAR depth and intensity edges with
-    image edges over every frame that shares the initial calibration's camera. The initial guess should be within
-    ~2 deg / 10 cm. A result without a clear minimum is refused. The change from the initial guess and the quality
-    figures are printed. See docs/calibration.md."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """LiDAR -> camera extrinsics.
 
-    from sensorfuse.pipelines.calib import lidar_camera_kitti
+    KITTI object folder (targetless): refine Tr_velo_to_cam by aligning LiDAR depth and intensity edges with image
+    edges over every frame that shares the initial calibration's camera. The initial guess should be within ~2 deg /
+    10 cm; a result without a clear minimum is refused.
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
-                  disable=json_out, transient=True) as bar:  # fmt: skip
-        bar.add_task("align", total=None)
-        res, summary = lidar_camera_kitti(dataset, init, out)
-    if json_out:
-        print_json(summary)
-        return
-    c = summary["change"]
-    q = res.quality()
-    print(f"{len(summary['frames'])} frames; change from --init: {c['rotation_deg']} deg, {c['translation_cm']} cm "
-          f"(x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
-    print(f"score {q['score']} (initial {q['score_init']}), confidence {q['confidence']}, sharpness {q['sharpness']}, "
-          f"{q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
+    Log with a board in view (--target): board poses from the images (PnP with the log's CameraInfo), every LiDAR
+    point paired with the board pose at its own time, the extrinsic solved from all board planes jointly; the
+    initial guess (/tf_static or --init rig.yaml) should put the board within ~0.5 m. Writes a rig file.
+
+    The change from the initial guess and the quality figures are printed. See docs/calibration.md."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sensorfuse.errors import ValidationError
+
+    if target is not None:
+        from sensorfuse.pipelines.calib import lidar_camera_target_log
+
+        init_rig = None
+        if init is not None:
+            from sensorfuse.io.rigfile import load_rig
+
+            init_rig = load_rig(init)
+        with Progress(TextColumn("[bold]fuse-calib[/] board poses + sweeps"), BarColumn(), TimeElapsedColumn(),
+                      disable=json_out, transient=True) as bar:  # fmt: skip
+            task = bar.add_task("read", total=None)
+            res, summary = lidar_camera_target_log(
+                dataset, target, border_m=border, camera_topic=camera, lidar_topic=lidar, init_rig=init_rig, out=out,
+                progress=lambda k, n: bar.update(task, completed=k, total=n),
+            )  # fmt: skip
+        if json_out:
+            print_json(summary)
+            return
+        c, q = summary["change"], res.quality()
+        print(f"{summary['board_poses']} board poses in {summary['images']} images, {q['sweeps']} sweeps with "
+              f"{q['points']} board points; change from {summary['init_from']}: {c['rotation_deg']} deg, "
+              f"{c['translation_cm']} cm (x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
+        print(f"residual RMS {q['rms_mm']} mm, one sigma {q['std_deg']} deg / {q['std_mm']} mm, board normals span "
+              f"{q['normal_spread_deg']} deg, {summary['wall_time_s']} s")  # fmt: skip
+    else:
+        from sensorfuse.pipelines.calib import is_kitti_object, lidar_camera_kitti
+
+        if not is_kitti_object(dataset):
+            raise ValidationError(
+                f"{dataset}: targetless calibration is built for KITTI object folders only; for a log, record a "
+                "board and pass --target (docs/calibration.md)"
+            )
+        if init is None:
+            raise ValidationError("KITTI: --init calib.txt is required (the calibration to refine)")
+        with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
+                      disable=json_out, transient=True) as bar:  # fmt: skip
+            bar.add_task("align", total=None)
+            res, summary = lidar_camera_kitti(dataset, init, out)
+        if json_out:
+            print_json(summary)
+            return
+        c = summary["change"]
+        q = res.quality()
+        print(f"{len(summary['frames'])} frames; change from --init: {c['rotation_deg']} deg, {c['translation_cm']} cm "
+              f"(x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
+        print(f"score {q['score']} (initial {q['score_init']}), confidence {q['confidence']}, sharpness "
+              f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
     for n in summary["notes"]:
         print(f"note: {n}")
     if out is not None:
-        print(f"written: {summary['calib']} (report {summary['report']})")
+        print(f"written: {summary.get('calib') or summary['rig']} (report {summary['report']})")
 
 
 def main() -> None:

@@ -24,9 +24,13 @@ from sensorfuse.errors import FormatError, ValidationError
 __all__ = [
     "intrinsics_from_images",
     "intrinsics_report_image",
+    "is_kitti_object",
     "kitti_targetless_inputs",
     "lidar_camera_kitti",
     "lidar_camera_report_image",
+    "lidar_camera_target_log",
+    "log_lidar_camera_setup",
+    "target_report_image",
 ]
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
@@ -217,6 +221,14 @@ def intrinsics_report_image(res: Any, sample: np.ndarray | None) -> np.ndarray:
 # -- LiDAR -> camera, targetless, KITTI object folders -------------------------------------------------------------
 
 
+def is_kitti_object(path: str | Path) -> bool:
+    """A KITTI object folder: ``calib/`` with ``velodyne/`` beside it, at the root or under training/ or testing/."""
+    root = Path(path)
+    return any(
+        (d / "calib").is_dir() and (d / "velodyne").is_dir() for d in (root, root / "training", root / "testing")
+    )
+
+
 def kitti_targetless_inputs(dataset: str | Path, init: Any) -> tuple[list[Any], Any, np.ndarray, list[str]]:
     """The edge frames of every KITTI object frame (training/ and testing/, or one split) whose calibration has the
     camera of ``init`` (same P2 and R0_rect: the same recording day), the camera model, ``T_pre`` (P2's baseline @
@@ -321,5 +333,221 @@ def lidar_camera_report_image(
         for u, v in np.rint(uv[ok]).astype(int):
             cv2.circle(img, (u, v), 1, (0, 0, 255), -1)
         draw_text_block(img, [f"{name}: LiDAR depth/intensity edges (red) on image edges (white), {label}"])
+        rows.append(img)
+    return np.vstack(rows)
+
+
+def _pick_topic(reader: Any, kind: str, topic: str | None, option: str) -> str:
+    topics = [t for t, s in reader.streams.items() if s.kind == kind]
+    if topic is None:
+        if len(topics) != 1:
+            raise ValidationError(
+                f"{reader.path}: {len(topics)} {kind} topics ({', '.join(topics) or 'none'}); choose one with {option}"
+            )
+        return topics[0]
+    if topic not in topics:
+        raise ValidationError(f"{reader.path}: no {kind} topic {topic!r}; {kind} topics: {', '.join(topics) or 'none'}")
+    return topic
+
+
+def log_lidar_camera_setup(reader: Any, camera_topic: str | None, lidar_topic: str | None, init_rig: Any) -> dict:
+    """The camera and LiDAR of a log for a LiDAR -> camera calibration: topics, frames, the camera model
+    (CameraInfo beside the image topic, else ``init_rig``) and the initial ``T_cam_lidar`` (/tf_static, else
+    ``init_rig``; ``init_rig`` wins where both have it)."""
+    from sensorfuse.errors import CalibrationError
+    from sensorfuse.pipelines.sync import _camera_info_beside
+
+    cam_t = _pick_topic(reader, "camera", camera_topic, "--camera")
+    lid_t = _pick_topic(reader, "lidar", lidar_topic, "--lidar")
+    cam_frame = reader.stream(cam_t).frame_id or reader.get(cam_t, 0).data.frame_id
+    lid_frame = reader.stream(lid_t).frame_id or reader.get(lid_t, 0).data.frame_id
+    cams = reader.cameras()
+    camera = cams.get(cam_t) or _camera_info_beside(cam_t, cams)
+    T_init, init_from = None, ""
+    if init_rig is not None:
+        by_frame = {s.frame_id: s for s in init_rig.sensors}
+        if camera is None and cam_frame in by_frame and by_frame[cam_frame].camera is not None:
+            camera = by_frame[cam_frame].camera
+        try:
+            T_init, init_from = init_rig.transform(cam_frame, lid_frame), "--init rig"
+        except Exception:  # not in the given rig: fall back on the log
+            T_init = None
+    if camera is None:
+        raise CalibrationError(
+            f"{reader.path}: no intrinsics for {cam_t} (no CameraInfo beside it): calibrate them first with "
+            "`fuse-calib intrinsics` and pass the rig file with --init"
+        )
+    if T_init is None:
+        try:
+            T_init, init_from = reader.tf_tree().lookup(cam_frame, lid_frame), "log /tf_static"
+        except Exception:
+            raise CalibrationError(
+                f"{reader.path}: no initial extrinsic {cam_frame} <- {lid_frame} (no /tf_static path between them): "
+                "pass a rig file with a rough one (a few degrees, decimetres) with --init"
+            ) from None
+    return {
+        "camera_topic": cam_t,
+        "lidar_topic": lid_t,
+        "camera_frame": cam_frame,
+        "lidar_frame": lid_frame,
+        "camera_name": cam_frame,
+        "lidar_name": lid_frame,
+        "camera": camera,
+        "T_init": np.asarray(T_init, np.float64),
+        "init_from": init_from,
+    }
+
+
+def _calib_rig(setup: dict, T: np.ndarray, prov: Any, source: str) -> Any:
+    from sensorfuse.rig import Extrinsic, Rig, Sensor
+
+    sensors = (
+        Sensor(setup["camera_name"], "camera", setup["camera_frame"], setup["camera_topic"], camera=setup["camera"]),
+        Sensor(setup["lidar_name"], "lidar", setup["lidar_frame"], setup["lidar_topic"]),
+    )
+    extr = (Extrinsic(setup["camera_frame"], setup["lidar_frame"], T, provenance=prov),)
+    return Rig(name=Path(source).stem or "calibration", sensors=sensors, extrinsics=extr, provenance=prov)
+
+
+def lidar_camera_target_log(
+    log: str | Path,
+    board_spec: str,
+    *,
+    border_m: float | None = None,
+    camera_topic: str | None = None,
+    lidar_topic: str | None = None,
+    init_rig: Any = None,
+    out: str | Path | None = None,
+    range_std_m: float = 0.01,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Target-based LiDAR -> camera calibration from a log with a board in view: board poses by PnP in every image
+    (the log's CameraInfo intrinsics), every LiDAR sweep with per-point times, the initial extrinsic from
+    /tf_static (or ``init_rig``) -> :func:`~sensorfuse.calibration.lidar_camera_target.calibrate_lidar_camera_target`
+    -> a rig file (camera, LiDAR, the extrinsic with its provenance and quality figures) and a report PNG."""
+    import time
+
+    import cv2
+
+    from sensorfuse.calibration.intrinsics import Board, detect_board
+    from sensorfuse.calibration.lidar_camera_target import board_pose, calibrate_lidar_camera_target
+    from sensorfuse.io import open as open_log
+    from sensorfuse.pipelines.view import to_bgr
+    from sensorfuse.rig import Provenance
+
+    t0 = time.perf_counter()
+    board = Board.parse(board_spec)
+    if board.kind != "chessboard" and border_m is not None:
+        raise ValidationError("--border is defined for chessboards (the edge beyond the outer inner corners)")
+    notes: list[str] = []
+    with open_log(log) as reader:
+        setup = log_lidar_camera_setup(reader, camera_topic, lidar_topic, init_rig)
+        camera = setup["camera"]
+        n_img = reader.stream(setup["camera_topic"]).count
+        n_lid = reader.stream(setup["lidar_topic"]).count
+        poses, images = [], {}
+        for k, m in enumerate(reader.read(setup["camera_topic"])):
+            img = cv2.cvtColor(to_bgr(m.data), cv2.COLOR_BGR2GRAY)
+            if (img.shape[1], img.shape[0]) != camera.size:
+                raise ValidationError(
+                    f"{log}: {setup['camera_topic']} image is {img.shape[1]}x{img.shape[0]}, its camera model "
+                    f"{camera.size[0]}x{camera.size[1]}"
+                )
+            d = detect_board(img, board, view=f"{setup['camera_topic']}#{k}")
+            b = board_pose(d, camera, m.data.stamp_ns) if d is not None else None
+            if b is not None:
+                poses.append(b)
+                images[b.stamp_ns] = img
+            if progress is not None:
+                progress(k + 1, n_img + n_lid)
+        sweeps = []
+        no_time = 0
+        for k, m in enumerate(reader.read(setup["lidar_topic"])):
+            pc = m.data
+            if pc.t_offset_ns is None:
+                no_time += 1
+                t = np.full(pc.xyz.shape[0], pc.stamp_ns, np.int64)
+            else:
+                t = pc.stamp_ns + np.asarray(pc.t_offset_ns, np.int64)
+            sweeps.append((pc.xyz, t))
+            if progress is not None:
+                progress(n_img + k + 1, n_img + n_lid)
+    if no_time:
+        notes.append(f"{no_time} sweep(s) without per-point time: all their points taken at the sweep stamp")
+    obj = board.object_points()
+    extent = (obj[:, 0].min(), obj[:, 0].max(), obj[:, 1].min(), obj[:, 1].max())
+    res = calibrate_lidar_camera_target(
+        sweeps, poses, setup["T_init"], board_extent=extent, border_m=border_m, range_std_m=range_std_m
+    )
+    T0 = setup["T_init"]
+    summary: dict[str, Any] = {
+        "log": str(log),
+        "camera_topic": setup["camera_topic"],
+        "lidar_topic": setup["lidar_topic"],
+        "init_from": setup["init_from"],
+        f"T_{setup['camera_frame']}_{setup['lidar_frame']}": res.T_cam_lidar.tolist(),
+        "change": {"rotation_deg": round(res.change_deg, 4), "translation_cm": round(res.change_m * 100, 2),
+                   "translation_cm_xyz": np.round((res.T_cam_lidar[:3, 3] - T0[:3, 3]) * 100, 2).tolist()},
+        "quality": res.quality(),
+        "images": n_img,
+        "board_poses": len(poses),
+        "sweeps": len(sweeps),
+        "notes": notes + res.notes,
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+    if out is not None:
+        from sensorfuse.io.rigfile import save_rig
+
+        q = res.quality()
+        prov = Provenance(
+            "fuse-calib lidar-camera (target: board planes)", str(log), datetime.date.today().isoformat(),
+            {k: v for k, v in q.items() if isinstance(v, int | float) and not isinstance(v, bool)},
+            "; ".join(summary["notes"]) or None,
+        )  # fmt: skip
+        out = Path(out)
+        save_rig(_calib_rig(setup, res.T_cam_lidar, prov, str(log)), out)
+        png = out.with_suffix(".png")
+        if not cv2.imwrite(str(png), target_report_image(res, poses, images, sweeps, camera, T0)):
+            raise FormatError(f"{png}: could not write the report")
+        summary["rig"] = str(out)
+        summary["report"] = str(png)
+    return res, summary
+
+
+def target_report_image(
+    res: Any, poses: list[Any], images: dict[int, np.ndarray], sweeps: list[Any], camera: Any, T_before: np.ndarray
+) -> np.ndarray:
+    """Before / after: the LiDAR points taken within 10 ms of a board image (the one with most of them in view), projected
+    with the initial and the calibrated extrinsic, coloured by range; the board's detected outline in green."""
+    import cv2
+
+    from sensorfuse.viz.overlay import turbo_lut
+    from sensorfuse.viz.scene import draw_text_block
+
+    best, pts, most = None, None, 0
+    spans = np.array([(t.min(), t.max()) if t.size else (0, -1) for _, t in sweeps], np.int64).reshape(-1, 2)
+    for b in poses:  # the image with the most LiDAR points taken within 10 ms of it
+        for k in np.flatnonzero((spans[:, 0] <= b.stamp_ns + 10_000_000) & (spans[:, 1] >= b.stamp_ns - 10_000_000)):
+            xyz, t = sweeps[k]
+            m = np.abs(t - b.stamp_ns) < 10_000_000
+            if m.sum() > most:  # of those, the ones in view
+                uv, ok = camera.project(np.asarray(xyz[m], np.float64) @ T_before[:3, :3].T + T_before[:3, 3])
+                m[np.flatnonzero(m)] = ok & camera.in_image(np.where(ok[:, None], uv, -1.0))
+            if m.sum() > most:
+                best, pts, most = b, np.asarray(xyz[m], np.float64), int(m.sum())
+    rows = []
+    gray = images[best.stamp_ns] if best is not None else np.zeros((camera.height, camera.width), np.uint8)
+    lut = turbo_lut()
+    for label, T in (("initial", T_before), ("calibrated", res.T_cam_lidar)):
+        img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        if pts is not None:
+            Pc = pts @ T[:3, :3].T + T[:3, 3]
+            uv, ok = camera.project(Pc)
+            ok &= camera.in_image(np.where(ok[:, None], uv, -1.0))
+            rng_ = np.linalg.norm(Pc[ok], axis=1)
+            col = lut[np.clip((rng_ - 2.0) / 18.0 * 255, 0, 255).astype(np.int64)]
+            for (u, v), c in zip(np.rint(uv[ok]).astype(int), col, strict=True):
+                cv2.circle(img, (int(u), int(v)), 2, tuple(int(x) for x in c), -1)
+        draw_text_block(img, [f"LiDAR points within 10 ms of this image, {label} extrinsic (colour: range 2-20 m)"])
         rows.append(img)
     return np.vstack(rows)
