@@ -168,7 +168,7 @@ def test_cli_writes_a_rig_and_a_report(board_log, tmp_path):
     # the report draws LiDAR points: many coloured (non-gray) pixels in both halves
     sat = np.ptp(report.astype(int), axis=2) > 60
     assert sat[:720].sum() > 2000 and sat[720:].sum() > 2000
-    # without --target a log is refused with what to do
-    p = subprocess.run([sys.executable, "-m", "sensorfuse.cli.calib", "lidar-camera", str(res.log)],
+    # two cameras and no --camera: refused, with what to do
+    p = subprocess.run([sys.executable, "-m", "sensorfuse.cli.calib", "lidar-camera", str(res.log), "--target", BOARD],
                        capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert p.returncode != 0 and "--target" in p.stderr
+    assert p.returncode == 1 and "--camera" in p.stderr

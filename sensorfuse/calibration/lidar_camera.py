@@ -60,8 +60,57 @@ def transform_error(T_est: np.ndarray, T_true: np.ndarray) -> tuple[float, float
     return float(np.degrees(Rotation.from_matrix(dR).magnitude())), float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3]))
 
 
+def _ring_neighbours(az: np.ndarray, ring: np.ndarray, step: int) -> np.ndarray:
+    """For each point, the point of ring ``ring + step`` nearest in azimuth (within MAX_NEIGHBOUR_GAP), or -1."""
+    out = np.full(az.shape, -1, np.int64)
+    order = np.lexsort((az, ring))
+    rs, azs = ring[order], az[order]
+    rings, starts = np.unique(rs, return_index=True)
+    ends = np.r_[starts[1:], rs.size]
+    where = {int(g): k for k, g in enumerate(rings)}
+    for k, g in enumerate(rings):
+        o = where.get(int(g) + step)
+        if o is None:
+            continue
+        a0, a1 = azs[starts[k] : ends[k]], azs[starts[o] : ends[o]]
+        j = np.clip(np.searchsorted(a1, a0), 1, max(a1.size - 1, 1))
+        if a1.size == 1:
+            j = np.zeros(a0.size, np.int64)
+        else:
+            j = np.where(np.abs(a1[j - 1] - a0) < np.abs(a1[j] - a0), j - 1, j)
+        ok = np.abs(a1[j] - a0) < MAX_NEIGHBOUR_GAP
+        out[order[starts[k] : ends[k]][ok]] = order[starts[o] : ends[o]][j[ok]]
+    return out
+
+
+def _cross_ring_edges(
+    P: np.ndarray, r: np.ndarray, az: np.ndarray, ring: np.ndarray, jump_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth edges between adjacent rings (horizontal contours: roofs, car tops, the top of a pole). A point and its
+    neighbour in the next ring (nearest in azimuth) more than ``jump_m`` apart in range, and more than three times the
+    range step to the previous ring (the ground, seen at a grazing angle, steps by metres from ring to ring, smoothly);
+    the nearer one, at its own range on the bisector of the two rays."""
+    up, down = _ring_neighbours(az, ring, +1), _ring_neighbours(az, ring, -1)
+    i = np.flatnonzero(up >= 0)
+    j = up[i]
+    d = r[j] - r[i]
+    h = down[i]
+    prev = np.where(h >= 0, np.abs(r[i] - r[np.maximum(h, 0)]), 0.0)
+    m = (np.abs(d) > jump_m) & (np.abs(d) > 3.0 * prev)
+    i, j, d = i[m], j[m], d[m]
+    near, far = np.where(d > 0, i, j), np.where(d > 0, j, i)
+    u = P[near] / r[near, None] + P[far] / r[far, None]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    return u * r[near, None], np.sqrt(np.minimum(np.abs(d), 3.0))
+
+
 def lidar_edge_points(
-    xyz: np.ndarray, intensity: np.ndarray | None = None, *, jump_m: float = DEPTH_JUMP_M, intensity_jump: float = 0.25
+    xyz: np.ndarray,
+    intensity: np.ndarray | None = None,
+    *,
+    ring: np.ndarray | None = None,
+    jump_m: float = DEPTH_JUMP_M,
+    intensity_jump: float = 0.25,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Edge points of a spinning-LiDAR sweep stored ring by ring in firing order (KITTI, most drivers):
     ``(points (M, 3), weights (M,))``.
@@ -70,7 +119,9 @@ def lidar_edge_points(
     apart in range, the nearer one, moved half the angular step towards the other (the occluding contour lies between
     the two rays); weight sqrt(jump) capped at 3 m. Intensity edges (with ``intensity``): neighbours at one range
     whose intensities differ by more than ``intensity_jump`` (of the 1st-99th percentile span): their midpoint, weight
-    0.7 (lane markings, signs)."""
+    0.7 (lane markings, signs). With ``ring`` (the laser index of each point), depth edges between adjacent rings
+    too: horizontal contours, which ring neighbours cannot see (without them a scene of poles and walls leaves the
+    pitch nearly free)."""
     P = np.asarray(xyz, np.float64)
     if P.ndim != 2 or P.shape[1] != 3:
         raise ValidationError(f"xyz: expected (N, 3), got {P.shape}")
@@ -89,6 +140,10 @@ def lidar_edge_points(
         p = P[idx]
         pts.append(np.c_[c * p[:, 0] - s * p[:, 1], s * p[:, 0] + c * p[:, 1], p[:, 2]])
     w += [np.sqrt(np.minimum(d[a], 3.0)), np.sqrt(np.minimum(-d[b], 3.0))]
+    if ring is not None:
+        vp, vw = _cross_ring_edges(P, r, az, np.asarray(ring), jump_m)
+        pts.append(vp)
+        w.append(vw)
     if intensity is not None:
         v = np.asarray(intensity, np.float64)
         lo, hi = np.nanpercentile(v, [1, 99]) if v.size else (0.0, 1.0)
@@ -139,10 +194,11 @@ def edge_frame(
     name: str = "",
     max_range_m: float = 60.0,
     jump_m: float = DEPTH_JUMP_M,
+    ring: np.ndarray | None = None,
     **edge_options: Any,
 ) -> EdgeFrame:
-    """Prepare one frame (see :class:`EdgeFrame`)."""
-    pts, w = lidar_edge_points(xyz, intensity, jump_m=jump_m)
+    """Prepare one frame (see :class:`EdgeFrame`); ``ring`` adds the cross-ring edges."""
+    pts, w = lidar_edge_points(xyz, intensity, ring=ring, jump_m=jump_m)
     keep = np.linalg.norm(pts, axis=1) < max_range_m
     return EdgeFrame(pts[keep], w[keep], image_edge_distance(image, **edge_options), name)
 
@@ -155,7 +211,8 @@ class TargetlessResult:
         T_cam_lidar: the refined full transform; ``X``: the refined part (``T_pre @ X @ T_post``).
         change_deg, change_m: rotation / translation from the initial ``X``.
         score: final mean edge attraction (0..1) at the finest scale; ``score_init`` the same at the initial guess.
-        confidence: share of the 12 one-sided probes (6 axes x 2 sides) around the result where the cost rises.
+        confidence: share of the one-sided probes (2 per searched axis: 12 for all six) around the result where the
+            cost rises.
         sharpness: mean relative cost rise of those probes.
         converged: ``confidence == 1`` and ``sharpness >= min_sharpness``.
         edge_points: LiDAR edge points in view at the result.
@@ -261,9 +318,11 @@ def refine_targetless(
     max_translation_m: float = 0.15,
     multi_start: bool = True,
     start_deg: float = 1.5,
+    axes: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
 ) -> TargetlessResult:
     """Refine ``X`` in ``T_cam_lidar = T_pre @ X @ T_post`` by edge alignment over ``frames`` (see the module
-    docstring).
+    docstring). ``axes`` picks the parameters searched (0-2 rotation, 3-5 translation, in ``X``'s target frame:
+    the camera); the others keep the initial value.
 
     Raises:
         CalibrationError: too few LiDAR edge points in view at the initial guess, images without edges, or (with
@@ -295,12 +354,19 @@ def refine_targetless(
     lim = np.r_[np.full(3, np.radians(max_rotation_deg)), np.full(3, max_translation_m)] * scale
     bounds = list(zip(-lim, lim, strict=True))  # the search stays near the initial guess: no runaway solutions
 
+    free = list(axes)  # the parameters searched (rotation x y z, translation x y z); the others stay at the guess
+
     def search(q: np.ndarray, maxfev: int) -> tuple[np.ndarray, float]:
+        def full(x: np.ndarray) -> np.ndarray:
+            y = np.zeros(6)
+            y[free] = x
+            return y / scale
+
         r = minimize(
-            lambda x: cost(x / scale), q * scale, method="Powell", bounds=bounds,
+            lambda x: cost(full(x)), (q * scale)[free], method="Powell", bounds=[bounds[i] for i in free],
             options={"xtol": 1e-4, "ftol": 1e-6, "maxfev": maxfev},
         )  # fmt: skip
-        return r.x / scale, float(r.fun)
+        return full(r.x), float(r.fun)
 
     def coarse_to_fine(q: np.ndarray) -> np.ndarray:
         for sigma in sigmas:
@@ -313,7 +379,7 @@ def refine_targetless(
         cost.set_sigma(sigmas[-1])
         f0 = cost(q)
         rises = []
-        for k in range(6):
+        for k in free:
             for sgn in (-1.0, 1.0):
                 qq = q.copy()
                 qq[k] += sgn * (np.radians(probe_deg) if k < 3 else probe_m)

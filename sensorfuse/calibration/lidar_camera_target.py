@@ -236,8 +236,8 @@ def calibrate_lidar_camera_target(
         poses: board poses from :func:`board_pose`, any order.
         T_init: initial ``T_cam_lidar`` (e.g. /tf_static): must put the board within about 0.5 m.
         board_extent: the corner grid's bounding box on the board, ``(x0, x1, y0, y1)`` m in board coordinates.
-        border_m: the board's edge beyond the corner grid, m (``None``: unknown, one square assumed for the
-            selection only, no outline residual).
+        border_m: the board's edge beyond the corner grid, m (``None``: unknown; an eighth of the grid's width is
+            assumed for the selection only, and there is no outline residual).
         range_std_m: LiDAR range noise; the final selection keeps points within 5 sigma of the plane.
         max_gap_ns: board poses further apart than this are not interpolated between.
         min_normal_spread_deg: refuse when the board normals span less.

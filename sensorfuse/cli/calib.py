@@ -86,7 +86,7 @@ def intrinsics(
     ),
 )
 def lidar_camera(
-    dataset: Annotated[Path, typer.Argument(help="a KITTI object folder, or a log (with --target)")],
+    dataset: Annotated[Path, typer.Argument(help="a KITTI object folder, or a log")],
     init: Annotated[
         Path | None,
         typer.Option(
@@ -115,6 +115,9 @@ def lidar_camera(
     Log with a board in view (--target): board poses from the images (PnP with the log's CameraInfo), every LiDAR
     point paired with the board pose at its own time, the extrinsic solved from all board planes jointly; the
     initial guess (/tf_static or --init rig.yaml) should put the board within ~0.5 m. Writes a rig file.
+
+    Log without --target (targetless): the edge alignment over 20 sweeps spread over the log, each paired with its
+    image and deskewed with the log's odometry; the initial guess from /tf_static or --init. Writes a rig file.
 
     The change from the initial guess and the quality figures are printed. See docs/calibration.md."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -146,26 +149,32 @@ def lidar_camera(
         print(f"residual RMS {q['rms_mm']} mm, one sigma {q['std_deg']} deg / {q['std_mm']} mm, board normals span "
               f"{q['normal_spread_deg']} deg, {summary['wall_time_s']} s")  # fmt: skip
     else:
-        from sensorfuse.pipelines.calib import is_kitti_object, lidar_camera_kitti
+        from sensorfuse.pipelines.calib import is_kitti_object, lidar_camera_kitti, lidar_camera_targetless_log
 
-        if not is_kitti_object(dataset):
-            raise ValidationError(
-                f"{dataset}: targetless calibration is built for KITTI object folders only; for a log, record a "
-                "board and pass --target (docs/calibration.md)"
-            )
-        if init is None:
+        kitti = is_kitti_object(dataset)
+        if kitti and init is None:
             raise ValidationError("KITTI: --init calib.txt is required (the calibration to refine)")
         with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
                       disable=json_out, transient=True) as bar:  # fmt: skip
             bar.add_task("align", total=None)
-            res, summary = lidar_camera_kitti(dataset, init, out)
+            if kitti:
+                res, summary = lidar_camera_kitti(dataset, init, out)
+            else:
+                init_rig = None
+                if init is not None:
+                    from sensorfuse.io.rigfile import load_rig
+
+                    init_rig = load_rig(init)
+                res, summary = lidar_camera_targetless_log(
+                    dataset, camera_topic=camera, lidar_topic=lidar, init_rig=init_rig, out=out
+                )
         if json_out:
             print_json(summary)
             return
         c = summary["change"]
         q = res.quality()
-        print(f"{len(summary['frames'])} frames; change from --init: {c['rotation_deg']} deg, {c['translation_cm']} cm "
-              f"(x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
+        print(f"{len(summary['frames'])} frames; change from the initial guess: {c['rotation_deg']} deg, "
+              f"{c['translation_cm']} cm (x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
         print(f"score {q['score']} (initial {q['score_init']}), confidence {q['confidence']}, sharpness "
               f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
     for n in summary["notes"]:

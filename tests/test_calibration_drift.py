@@ -1,0 +1,86 @@
+"""The calibration drift check (``fuse-check calib``): KITTI object frames in ../shared/data with the official
+calibration, a 0.1 deg and a 1 deg rotation error; a simulator log whose LiDAR tilts by 0.5 deg halfway."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sensorfuse.calibration.drift import check_drift
+from sensorfuse.calibration.lidar_camera import _exp
+
+
+def _kitti_calib(shared_data, tmp_path, rotvec_deg):
+    from sensorfuse.io.kitti import KittiObjectCalib, read_kitti_object_calib, write_kitti_object_calib
+
+    c = read_kitti_object_calib(shared_data / "kitti_object" / "training" / "calib" / "000001.txt")
+    X = _exp(np.r_[np.radians(rotvec_deg), 0, 0, 0]) @ c.Tr_velo_to_cam
+    path = tmp_path / "calib.txt"
+    write_kitti_object_calib(KittiObjectCalib(c.P, c.R0_rect, X, c.Tr_imu_to_velo), path)
+    return path
+
+
+def _check(source, calib):
+    cmd = [sys.executable, "-m", "sensorfuse.cli.check", "calib", str(source), "--calib", str(calib), "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode in (0, 3), p.stderr
+    return p.returncode, json.loads(p.stdout)
+
+
+@pytest.mark.parametrize(("rotvec_deg", "drift"), [((0, 0, 0), False), ((0.1, 0, 0), False), ((0, 1.0, 0), True)])
+def test_kitti(shared_data, tmp_path, rotvec_deg, drift):
+    code, rep = _check(shared_data / "kitti_object", _kitti_calib(shared_data, tmp_path, rotvec_deg))
+    assert rep["drift"] is drift and code == (3 if drift else 0)
+    w = rep["windows"][0]
+    if drift:
+        # the locally best correction undoes the injected error (camera y: the error was about the camera's y)
+        assert rep["kind"] == "rotation"
+        assert abs(w["rotvec_deg_xyz"][1] + 1.0) < 0.15 and abs(w["rotation_deg"] - 1.0) < 0.15
+    else:
+        assert w["rotation_deg"] < 0.25 and np.hypot(*w["translation_cm_xyz"][:2]) < 2.0
+    assert len(rep["frames"]) == 6 and all(0 < f["score"] < 1 for f in rep["frames"])
+
+
+@pytest.fixture(scope="module")
+def step_log(tmp_path_factory):
+    """10 s, full rig, no board; at 5 s the LiDAR tilts by 0.5 deg (pitch); /tf_static keeps the old mounting."""
+    from sensorfuse.io import open as open_log
+    from sensorfuse.pipelines.calib import log_edge_frames, log_lidar_camera_setup
+    from sensorfuse.sim import ExtrinsicStep, SimConfig, simulate
+
+    out = tmp_path_factory.mktemp("drift")
+    step = ExtrinsicStep("lidar", 5.0, rpy_deg=(0.0, 0.5, 0.0))
+    cfg = SimConfig(duration_s=10.0, seed=5, rig="full", board="none", truth_images_every=0, extrinsic_steps=(step,))
+    res = simulate(out, cfg)
+    rig = res.sim_rig.rig
+    with open_log(res.log) as r:
+        setup = log_lidar_camera_setup(r, "/cam_front/image_raw/compressed", None, rig)
+        frames, stamps, _ = log_edge_frames(r, setup, setup["T_init"], rig.transform("base_link", "lidar"))
+    return frames, stamps, setup, cfg.start_ns + 5_000_000_000
+
+
+@pytest.mark.slow
+def test_simulator_step_is_flagged_and_located(step_log):
+    frames, stamps, setup, step_ns = step_log
+    rep = check_drift(frames, setup["camera"], setup["T_init"], stamps_ns=stamps)
+    assert rep.drift and "rotation" in rep.kind
+    assert abs(int(stamps[rep.start]) - step_ns) < 1_000_000_000, (stamps[rep.start] - step_ns) / 1e9
+    before = [w for w in rep.windows if stamps[w.last] < step_ns]
+    after = [w for w in rep.windows if stamps[w.first] > step_ns]
+    assert before and after
+    assert not any(w.flag_rotation for w in before)
+    assert all(w.flag_rotation for w in after)
+    assert all(0.3 < w.rotation_deg < 1.5 for w in after)
+
+
+@pytest.mark.slow
+def test_simulator_before_the_step_passes(step_log):
+    frames, stamps, setup, step_ns = step_log
+    k = int(np.searchsorted(stamps, step_ns))
+    rep = check_drift(frames[:k], setup["camera"], setup["T_init"], stamps_ns=stamps[:k])
+    assert not rep.drift and rep.start is None
+    assert max(w.rotation_deg for w in rep.windows) < 0.3
