@@ -437,7 +437,10 @@ def stereo_extrinsics(
     cam_right: CameraModel,
 ) -> tuple[np.ndarray, float, int]:
     """``(T_right_left (4, 4), RMS px, pairs used)`` from views where both cameras found the board (same ids),
-    intrinsics held fixed (``cv2.stereoCalibrate`` with ``CALIB_FIX_INTRINSIC``)."""
+    intrinsics held fixed: ``cv2.stereoCalibrate`` with ``CALIB_FIX_INTRINSIC`` for pinhole / Brown-Conrady pairs;
+    with a fisheye (Kannala-Brandt) camera on either side, a joint least-squares fit of the extrinsic and every
+    board pose to the corners of both images through each camera's own model (OpenCV's fisheye.stereoCalibrate
+    takes two fisheye cameras only, and often fails to converge)."""
     import cv2
 
     obj, il, ir = [], [], []
@@ -455,7 +458,7 @@ def stereo_extrinsics(
             f"{len(obj)} view pair(s) with the board in both cameras; stereo extrinsics need at least {MIN_VIEWS - 1}"
         )
     if cam_left.model == "kannala_brandt" or cam_right.model == "kannala_brandt":
-        raise CalibrationError("stereo extrinsics of fisheye cameras are not implemented yet")
+        return _stereo_any_model(obj, il, ir, cam_left, cam_right)
     rms, *_, R, t, _E, _F = cv2.stereoCalibrate(
         obj,
         il,
@@ -470,3 +473,62 @@ def stereo_extrinsics(
     T = np.eye(4)
     T[:3, :3], T[:3, 3] = R, np.ravel(t)
     return T, float(rms), len(obj)
+
+
+def _stereo_any_model(
+    obj: list[np.ndarray], il: list[np.ndarray], ir: list[np.ndarray], cam_l: CameraModel, cam_r: CameraModel
+) -> tuple[np.ndarray, float, int]:
+    """Stereo extrinsics for any pair of camera models: board poses by PnP on each camera's bearings, the median
+    relative pose as the start, then all board poses (left camera) and the extrinsic refined jointly on the
+    reprojection errors of both images. Views whose RMS exceeds 3x the median (and 1 px) are left out and the fit
+    repeated; the pair count returned says how many were used."""
+    from scipy.optimize import least_squares
+    from scipy.spatial.transform import Rotation
+
+    from sensorfuse.calibration.lidar_camera_target import board_pose
+
+    poses_l, rel = [], []
+    for o, a, b in zip(obj, il, ir, strict=True):
+        ids = np.arange(len(o))
+        pl = board_pose(BoardDetection("", ids, a.astype(np.float64), o.astype(np.float64)), cam_l, 0, max_rms_px=5.0)
+        pr = board_pose(BoardDetection("", ids, b.astype(np.float64), o.astype(np.float64)), cam_r, 0, max_rms_px=5.0)
+        if pl is None or pr is None:
+            raise CalibrationError("a board view fits no plane pose in one of the cameras: check the intrinsics")
+        poses_l.append(pl.T_cam_board)
+        rel.append(pr.T_cam_board @ np.linalg.inv(pl.T_cam_board))
+    R0 = Rotation.from_matrix(np.array([T[:3, :3] for T in rel])).mean()
+    t0 = np.median(np.array([T[:3, 3] for T in rel]), axis=0)
+
+    def T_of(x: np.ndarray) -> np.ndarray:
+        T = np.eye(4)
+        T[:3, :3] = Rotation.from_rotvec(x[:3]).as_matrix()
+        T[:3, 3] = x[3:6]
+        return T
+
+    x0 = np.r_[R0.as_rotvec(), t0]
+    for T in poses_l:
+        x0 = np.r_[x0, Rotation.from_matrix(T[:3, :3]).as_rotvec(), T[:3, 3]]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        E = T_of(x[:6])
+        out = []
+        for k, (o, a, b) in enumerate(zip(obj, il, ir, strict=True)):
+            B = T_of(x[6 + 6 * k : 12 + 6 * k])
+            Pl = o @ B[:3, :3].T + B[:3, 3]
+            Pr = Pl @ E[:3, :3].T + E[:3, 3]
+            ul, _ = cam_l.project(Pl)
+            ur, _ = cam_r.project(Pr)
+            out += [np.nan_to_num(ul - a, nan=100.0).ravel(), np.nan_to_num(ur - b, nan=100.0).ravel()]
+        return np.concatenate(out)
+
+    res = least_squares(residuals, x0, x_scale="jac")
+    # a view whose corners were found out of order or on a false pattern in one camera: left out, solved again
+    sizes = np.cumsum([0] + [2 * o.shape[0] for o in obj for _ in (0, 1)])
+    per = np.array([np.sqrt(np.mean(res.fun[sizes[k] : sizes[k + 1]] ** 2) * 2) for k in range(2 * len(obj))])
+    per_view = per.reshape(-1, 2).max(axis=1)
+    bad = per_view > max(3 * np.median(per_view), 1.0)
+    if bad.any() and (~bad).sum() >= MIN_VIEWS - 1:
+        keep = np.flatnonzero(~bad)
+        return _stereo_any_model([obj[k] for k in keep], [il[k] for k in keep], [ir[k] for k in keep], cam_l, cam_r)
+    rms = float(np.sqrt(np.mean(res.fun.reshape(-1, 2) ** 2 * 2)))
+    return T_of(res.x[:6]), rms, len(obj)

@@ -316,12 +316,14 @@ def refine_targetless(
     require_convergence: bool = True,
     max_rotation_deg: float = 3.0,
     max_translation_m: float = 0.15,
-    multi_start: bool = True,
+    multi_start: bool | str = True,
     start_deg: float = 1.5,
     axes: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
 ) -> TargetlessResult:
     """Refine ``X`` in ``T_cam_lidar = T_pre @ X @ T_post`` by edge alignment over ``frames`` (see the module
-    docstring). ``axes`` picks the parameters searched (0-2 rotation, 3-5 translation, in ``X``'s target frame:
+    docstring). ``multi_start``: True restarts when the first result is not a clear bowl, ``"always"`` searches
+    every start and keeps the best score (a clear bowl can still be a wrong basin), False never. ``axes`` picks the
+    parameters searched (0-2 rotation, 3-5 translation, in ``X``'s target frame:
     the camera); the others keep the initial value.
 
     Raises:
@@ -403,7 +405,7 @@ def refine_targetless(
         sc, conf, sharp = landscape(cand)
         if best is None or sc > best[1]:
             best = (cand, sc, conf, sharp)
-        if conf == 1.0 and sharp >= min_sharpness:
+        if conf == 1.0 and sharp >= min_sharpness and multi_start != "always":
             break
     p, _, confidence, sharpness = best  # type: ignore[misc]  # starts is never empty
     final, inview = cost.score(p)
