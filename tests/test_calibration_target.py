@@ -172,3 +172,26 @@ def test_cli_writes_a_rig_and_a_report(board_log, tmp_path):
     p = subprocess.run([sys.executable, "-m", "sensorfuse.cli.calib", "lidar-camera", str(res.log), "--target", BOARD],
                        capture_output=True, text=True, timeout=120)  # fmt: skip
     assert p.returncode == 1 and "--camera" in p.stderr
+
+
+@pytest.mark.slow
+def test_targetless_on_a_log(board_log, tmp_path):
+    """Targetless refinement of a log (edge alignment over sweeps deskewed to their images). What it reaches on the
+    simulator, from 1.8 deg / 9 cm off: ~0.25 deg / 3 cm (measured 0.27 deg / 2.8 cm here, 0.23 deg / 2.9 cm on a
+    10 s log of another seed). The issue's goal for the simulator, 0.1 deg / 1 cm, is NOT met (docs/calibration.md);
+    this test holds what is achieved, so a regression fails it."""
+    from sensorfuse.io.rigfile import load_rig
+    from sensorfuse.pipelines.calib import lidar_camera_targetless_log
+
+    res, _, _, T_true = board_log
+    T0 = _exp(np.r_[np.radians([1.0, -1.2, 0.8]), 0.05, -0.04, 0.06]) @ T_true
+    init = res.sim_rig.rig.with_extrinsic("cam_front", "lidar", T0)
+    out = tmp_path / "rig.yaml"
+    r, summary = lidar_camera_targetless_log(
+        res.log, camera_topic="/cam_front/image_raw/compressed", init_rig=init, out=out
+    )
+    deg, m = transform_error(r.T_cam_lidar, T_true)
+    assert r.converged and deg < 0.4 and m < 0.04, (deg, m)
+    assert summary["init_from"] == "--init rig" and len(summary["frames"]) >= 15
+    assert transform_error(load_rig(out).transform("cam_front", "lidar"), r.T_cam_lidar)[0] < 1e-6
+    assert (tmp_path / "rig.png").is_file()
