@@ -413,6 +413,49 @@ def _calib_rig(setup: dict, T: np.ndarray, prov: Any, source: str) -> Any:
     return Rig(name=Path(source).stem or "calibration", sensors=sensors, extrinsics=extr, provenance=prov)
 
 
+def _log_summary(log: str | Path, setup: dict, T: np.ndarray, res: Any, notes: list[str], t0: float) -> dict:
+    """What a LiDAR -> camera calibration of a log reports: topics, where the initial guess came from, the result,
+    its change from the guess, the quality figures, notes and the wall time."""
+    import time
+
+    T0 = setup["T_init"]
+    return {
+        "log": str(log),
+        "camera_topic": setup["camera_topic"],
+        "lidar_topic": setup["lidar_topic"],
+        "init_from": setup["init_from"],
+        f"T_{setup['camera_frame']}_{setup['lidar_frame']}": T.tolist(),
+        "change": {"rotation_deg": round(res.change_deg, 4), "translation_cm": round(res.change_m * 100, 2),
+                   "translation_cm_xyz": np.round((T[:3, 3] - T0[:3, 3]) * 100, 2).tolist()},
+        "quality": res.quality(),
+        "notes": notes + res.notes,
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+
+
+def _write_log_result(
+    out: str | Path, log: str | Path, setup: dict, res: Any, method: str, notes: list[str], report: Callable
+) -> dict:
+    """The rig file (camera, LiDAR, the extrinsic with provenance and numeric quality figures) and the report PNG
+    beside it."""
+    import cv2
+
+    from sensorfuse.io.rigfile import save_rig
+    from sensorfuse.rig import Provenance
+
+    q = res.quality()
+    prov = Provenance(
+        method, str(log), datetime.date.today().isoformat(),
+        {k: v for k, v in q.items() if isinstance(v, int | float) and not isinstance(v, bool)}, "; ".join(notes) or None,
+    )  # fmt: skip
+    out = Path(out)
+    save_rig(_calib_rig(setup, res.T_cam_lidar, prov, str(log)), out)
+    png = out.with_suffix(".png")
+    if not cv2.imwrite(str(png), report()):
+        raise FormatError(f"{png}: could not write the report")
+    return {"rig": str(out), "report": str(png)}
+
+
 def lidar_camera_target_log(
     log: str | Path,
     board_spec: str,
@@ -437,7 +480,6 @@ def lidar_camera_target_log(
     from sensorfuse.calibration.lidar_camera_target import board_pose, calibrate_lidar_camera_target
     from sensorfuse.io import open as open_log
     from sensorfuse.pipelines.view import to_bgr
-    from sensorfuse.rig import Provenance
 
     t0 = time.perf_counter()
     board = Board.parse(board_spec)
@@ -484,37 +526,13 @@ def lidar_camera_target_log(
         sweeps, poses, setup["T_init"], board_extent=extent, border_m=border_m, range_std_m=range_std_m
     )
     T0 = setup["T_init"]
-    summary: dict[str, Any] = {
-        "log": str(log),
-        "camera_topic": setup["camera_topic"],
-        "lidar_topic": setup["lidar_topic"],
-        "init_from": setup["init_from"],
-        f"T_{setup['camera_frame']}_{setup['lidar_frame']}": res.T_cam_lidar.tolist(),
-        "change": {"rotation_deg": round(res.change_deg, 4), "translation_cm": round(res.change_m * 100, 2),
-                   "translation_cm_xyz": np.round((res.T_cam_lidar[:3, 3] - T0[:3, 3]) * 100, 2).tolist()},
-        "quality": res.quality(),
-        "images": n_img,
-        "board_poses": len(poses),
-        "sweeps": len(sweeps),
-        "notes": notes + res.notes,
-        "wall_time_s": round(time.perf_counter() - t0, 1),
-    }  # fmt: skip
+    summary = _log_summary(log, setup, res.T_cam_lidar, res, notes, t0)
+    summary |= {"images": n_img, "board_poses": len(poses), "sweeps": len(sweeps)}
     if out is not None:
-        from sensorfuse.io.rigfile import save_rig
-
-        q = res.quality()
-        prov = Provenance(
-            "fuse-calib lidar-camera (target: board planes)", str(log), datetime.date.today().isoformat(),
-            {k: v for k, v in q.items() if isinstance(v, int | float) and not isinstance(v, bool)},
-            "; ".join(summary["notes"]) or None,
+        summary |= _write_log_result(
+            out, log, setup, res, "fuse-calib lidar-camera (target: board planes)", summary["notes"],
+            lambda: target_report_image(res, poses, images, sweeps, camera, T0),
         )  # fmt: skip
-        out = Path(out)
-        save_rig(_calib_rig(setup, res.T_cam_lidar, prov, str(log)), out)
-        png = out.with_suffix(".png")
-        if not cv2.imwrite(str(png), target_report_image(res, poses, images, sweeps, camera, T0)):
-            raise FormatError(f"{png}: could not write the report")
-        summary["rig"] = str(out)
-        summary["report"] = str(png)
     return res, summary
 
 
@@ -679,11 +697,8 @@ def lidar_camera_targetless_log(
     :func:`~sensorfuse.calibration.lidar_camera.refine_targetless` -> a rig file and a before/after report PNG."""
     import time
 
-    import cv2
-
     from sensorfuse.calibration.lidar_camera import refine_targetless
     from sensorfuse.io import open as open_log
-    from sensorfuse.rig import Provenance
 
     t0 = time.perf_counter()
     with open_log(log) as reader:
@@ -693,36 +708,13 @@ def lidar_camera_targetless_log(
         efs, _, notes = log_edge_frames(reader, setup, T0, _base_lidar(reader, setup, init_rig), every=every,
                                         progress=progress)  # fmt: skip
     res = refine_targetless(efs, setup["camera"], T0, require_convergence=require_convergence)
-    summary: dict[str, Any] = {
-        "log": str(log),
-        "camera_topic": setup["camera_topic"],
-        "lidar_topic": setup["lidar_topic"],
-        "init_from": setup["init_from"],
-        "frames": [f.name for f in efs],
-        f"T_{setup['camera_frame']}_{setup['lidar_frame']}": res.T_cam_lidar.tolist(),
-        "change": {"rotation_deg": round(res.change_deg, 4), "translation_cm": round(res.change_m * 100, 2),
-                   "translation_cm_xyz": np.round((res.T_cam_lidar[:3, 3] - T0[:3, 3]) * 100, 2).tolist()},
-        "quality": res.quality(),
-        "notes": notes + res.notes,
-        "wall_time_s": round(time.perf_counter() - t0, 1),
-    }  # fmt: skip
+    summary = _log_summary(log, setup, res.T_cam_lidar, res, notes, t0)
+    summary["frames"] = [f.name for f in efs]
     if out is not None:
-        from sensorfuse.io.rigfile import save_rig
-
-        q = res.quality()
-        prov = Provenance(
-            "fuse-calib lidar-camera (targetless: edge alignment)", str(log), datetime.date.today().isoformat(),
-            {k: v for k, v in q.items() if isinstance(v, int | float) and not isinstance(v, bool)},
-            "; ".join(summary["notes"]) or None,
+        summary |= _write_log_result(
+            out, log, setup, res, "fuse-calib lidar-camera (targetless: edge alignment)", summary["notes"],
+            lambda: lidar_camera_report_image(efs[0], setup["camera"], T0, res.T_cam_lidar, log, efs[0].name),
         )  # fmt: skip
-        out = Path(out)
-        save_rig(_calib_rig(setup, res.T_cam_lidar, prov, str(log)), out)
-        png = out.with_suffix(".png")
-        if not cv2.imwrite(str(png), lidar_camera_report_image(efs[0], setup["camera"], T0, res.T_cam_lidar, log,
-                                                              efs[0].name)):  # fmt: skip
-            raise FormatError(f"{png}: could not write the report")
-        summary["rig"] = str(out)
-        summary["report"] = str(png)
     return res, summary
 
 
