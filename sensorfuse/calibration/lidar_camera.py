@@ -422,8 +422,9 @@ def refine_targetless(
     if require_convergence and not res.converged:
         raise CalibrationError(
             f"no clear minimum of the edge alignment within {max_rotation_deg:g} deg / {max_translation_m * 100:g} cm "
-            f"of the initial extrinsic (best: {dR:.2f} deg / {dt * 100:.1f} cm from it, confidence {confidence:.2f}, "
-            f"sharpness {sharpness:.4f} < {min_sharpness}): the initial guess is likely too far off (bring it within "
+            f"of the initial extrinsic (best: {dR:.2f} deg / {dt * 100:.1f} cm from it, confidence {confidence:.2f} "
+            f"(need 1: the cost rising on every side), sharpness {sharpness:.4f} (need >= {min_sharpness})): the "
+            "initial guess is likely too far off (bring it within "
             "~2 deg / 10 cm, e.g. from the CAD drawing or a target-based calibration), or the frames hold too little "
             "structure near the camera: add frames with poles, walls, cars at 5-20 m"
         )
