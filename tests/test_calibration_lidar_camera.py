@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from sensorfuse.calibration.lidar_camera import _exp, edge_frame, refine_targetless, transform_error
+from sensorfuse.calibration.lidar_camera import _exp, edge_frame, refine_targetless
 from sensorfuse.errors import CalibrationError
+from sensorfuse.geometry.transforms import transform_difference
 from sensorfuse.pipelines.calib import kitti_targetless_inputs
 
 
@@ -58,7 +59,7 @@ def test_kitti_seeded_trials(kitti):
         except CalibrationError:  # no clear minimum: refused, counted as a failed trial
             refused += 1
             continue
-        dr, dt = transform_error(res.X, X_true)
+        dr, dt = transform_difference(res.X, X_true)
         d = res.X[:3, 3] - X_true[:3, 3]
         rot.append(dr)
         lateral.append(np.hypot(d[0], d[1]))

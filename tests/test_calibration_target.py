@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from sensorfuse.calibration.lidar_camera import _exp, transform_error
+from sensorfuse.calibration.lidar_camera import _exp
 from sensorfuse.calibration.lidar_camera_target import board_pose, calibrate_lidar_camera_target
 from sensorfuse.errors import CalibrationError
+from sensorfuse.geometry.transforms import transform_difference
 
 BOARD = "chessboard:7x5:0.15"  # the simulator's 8 x 6 squares of 15 cm
 BORDER_M = 0.225  # one square + the 7.5 cm margin
@@ -46,7 +47,7 @@ def test_synthetic_exact_and_degenerate(rng):
     tilts = [(y, p) for y in (-30, 0, 30) for p in (-20, 0, 20)]
     poses, sweeps = _synthetic(tilts, T_true, rng)
     res = calibrate_lidar_camera_target(sweeps, poses, _perturbed(T_true, rng), board_extent=EXTENT, border_m=0.2)
-    deg, m = transform_error(res.T_cam_lidar, T_true)
+    deg, m = transform_difference(res.T_cam_lidar, T_true)
     assert deg < 1e-3 and m < 1e-4 and res.rms_m < 1e-4
     # all boards facing one way: translation along the normal cannot be told from a board offset
     poses, sweeps = _synthetic([(5, 0)] * 9, T_true, rng, noise_m=0.01)
@@ -98,7 +99,7 @@ def test_seeded_trials_meet_the_accuracy_goal(board_log):
     for _ in range(4):
         T0 = _perturbed(T_true, rng)
         res = calibrate_lidar_camera_target(sweeps, poses, T0, board_extent=EXTENT, border_m=BORDER_M)
-        deg, m = transform_error(res.T_cam_lidar, T_true)
+        deg, m = transform_difference(res.T_cam_lidar, T_true)
         assert deg <= 0.1 and m <= 0.005, (deg, m, res.quality())
         # the quality figures are honest: the true error is within ~4 sigma of the reported uncertainty
         assert deg <= 4 * res.std_deg + 0.02 and m <= 4 * res.std_m + 0.002
@@ -157,7 +158,7 @@ def test_cli_writes_a_rig_and_a_report(board_log, tmp_path):
     summary = json.loads(p.stdout)
     assert summary["init_from"] == "--init rig" and summary["change"]["rotation_deg"] > 1.5
     rig = load_rig(out)
-    deg, m = transform_error(rig.transform("cam_front", "lidar"), T_true)
+    deg, m = transform_difference(rig.transform("cam_front", "lidar"), T_true)
     assert deg <= 0.1 and m <= 0.005
     ext = rig.extrinsics[0]
     assert ext.provenance.quality["std_deg"] > 0 and ext.provenance.quality["poses"] == summary["board_poses"]
@@ -190,8 +191,8 @@ def test_targetless_on_a_log(board_log, tmp_path):
     r, summary = lidar_camera_targetless_log(
         res.log, camera_topic="/cam_front/image_raw/compressed", init_rig=init, out=out
     )
-    deg, m = transform_error(r.T_cam_lidar, T_true)
+    deg, m = transform_difference(r.T_cam_lidar, T_true)
     assert r.converged and deg < 0.4 and m < 0.04, (deg, m)
     assert summary["init_from"] == "--init rig" and len(summary["frames"]) >= 15
-    assert transform_error(load_rig(out).transform("cam_front", "lidar"), r.T_cam_lidar)[0] < 1e-6
+    assert transform_difference(load_rig(out).transform("cam_front", "lidar"), r.T_cam_lidar)[0] < 1e-6
     assert (tmp_path / "rig.png").is_file()

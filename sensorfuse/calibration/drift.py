@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sensorfuse.calibration.lidar_camera import EdgeFrame, _Cost, refine_targetless, transform_error
+from sensorfuse.calibration.lidar_camera import EdgeFrame, _Cost, refine_targetless
 from sensorfuse.errors import CalibrationError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 
@@ -189,6 +189,7 @@ def check_drift(
             firsts.append(n - w)
         spans = [(a, a + w - 1) for a in firsts]
     T_given = pre @ X @ post
+    scores = _frame_scores(frames, camera, pre, X, post)
     windows: list[DriftWindow] = []
     local = {"sigmas": (4.0, SCORE_SIGMA_PX), "multi_start": False, "require_convergence": False,
              "max_rotation_deg": 1.5, "max_translation_m": 0.10, "T_pre": pre, "T_post": post}  # fmt: skip
@@ -199,19 +200,17 @@ def check_drift(
             rf = refine_targetless(sub, camera, X, **local)
         except CalibrationError as exc:
             raise CalibrationError(f"frames {names[a]}..{names[b]}: {exc}") from None
-        rot, _ = transform_error(rr.T_cam_lidar, T_given)
         rotvec = np.degrees(Rotation.from_matrix(rr.T_cam_lidar[:3, :3] @ T_given[:3, :3].T).as_rotvec())
+        rot = float(np.linalg.norm(rotvec))
         dt = rf.T_cam_lidar[:3, 3] - T_given[:3, 3]
-        sc = float(_frame_scores(sub, camera, pre, X, post).mean())
         windows.append(
             DriftWindow(
-                a, b, rot, rotvec, dt, sc, rr.score, rr.converged, rot > threshold_deg,
+                a, b, rot, rotvec, dt, float(scores[a : b + 1].mean()), rr.score, rr.converged, rot > threshold_deg,
                 float(np.hypot(dt[0], dt[1])) > threshold_m, rr.X, rf.X,
             )
         )  # fmt: skip
         if progress is not None:
             progress(k + 1, len(spans))
-    scores = _frame_scores(frames, camera, pre, X, post)
     # a frame's best: the rotation correction of the window (containing it) centred nearest to it
     best_w = [
         min((w for w in windows if w.first <= i <= w.last), key=lambda w, i=i: abs((w.first + w.last) / 2 - i))

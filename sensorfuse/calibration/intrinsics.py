@@ -485,6 +485,7 @@ def _stereo_any_model(
     from scipy.optimize import least_squares
     from scipy.spatial.transform import Rotation
 
+    from sensorfuse.calibration.lidar_camera import _exp
     from sensorfuse.calibration.lidar_camera_target import board_pose
 
     poses_l, rel = [], []
@@ -499,21 +500,15 @@ def _stereo_any_model(
     R0 = Rotation.from_matrix(np.array([T[:3, :3] for T in rel])).mean()
     t0 = np.median(np.array([T[:3, 3] for T in rel]), axis=0)
 
-    def T_of(x: np.ndarray) -> np.ndarray:
-        T = np.eye(4)
-        T[:3, :3] = Rotation.from_rotvec(x[:3]).as_matrix()
-        T[:3, 3] = x[3:6]
-        return T
-
     x0 = np.r_[R0.as_rotvec(), t0]
     for T in poses_l:
         x0 = np.r_[x0, Rotation.from_matrix(T[:3, :3]).as_rotvec(), T[:3, 3]]
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        E = T_of(x[:6])
+        E = _exp(x[:6])
         out = []
         for k, (o, a, b) in enumerate(zip(obj, il, ir, strict=True)):
-            B = T_of(x[6 + 6 * k : 12 + 6 * k])
+            B = _exp(x[6 + 6 * k : 12 + 6 * k])
             Pl = o @ B[:3, :3].T + B[:3, 3]
             Pr = Pl @ E[:3, :3].T + E[:3, 3]
             ul, _ = cam_l.project(Pl)
@@ -531,4 +526,4 @@ def _stereo_any_model(
         keep = np.flatnonzero(~bad)
         return _stereo_any_model([obj[k] for k in keep], [il[k] for k in keep], [ir[k] for k in keep], cam_l, cam_r)
     rms = float(np.sqrt(np.mean(res.fun.reshape(-1, 2) ** 2 * 2)))
-    return T_of(res.x[:6]), rms, len(obj)
+    return _exp(res.x[:6]), rms, len(obj)

@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from sensorfuse.errors import CalibrationError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.transforms import transform_difference
 
 __all__ = [
     "EdgeFrame",
@@ -35,7 +36,6 @@ __all__ = [
     "image_edge_distance",
     "lidar_edge_points",
     "refine_targetless",
-    "transform_error",
 ]
 
 #: a return this much nearer than a ring neighbour is an edge point, m
@@ -54,33 +54,31 @@ def _exp(p: np.ndarray) -> np.ndarray:
     return T
 
 
-def transform_error(T_est: np.ndarray, T_true: np.ndarray) -> tuple[float, float]:
-    """``(rotation error deg, translation error m)`` between two transforms of the same pair of frames."""
-    dR = T_est[:3, :3] @ T_true[:3, :3].T
-    return float(np.degrees(Rotation.from_matrix(dR).magnitude())), float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3]))
-
-
-def _ring_neighbours(az: np.ndarray, ring: np.ndarray, step: int) -> np.ndarray:
-    """For each point, the point of ring ``ring + step`` nearest in azimuth (within MAX_NEIGHBOUR_GAP), or -1."""
-    out = np.full(az.shape, -1, np.int64)
+def _ring_neighbours(az: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each point, the point of the next ring up and of the next ring down nearest in azimuth (within
+    MAX_NEIGHBOUR_GAP), or -1: ``(up, down)``."""
     order = np.lexsort((az, ring))
     rs, azs = ring[order], az[order]
     rings, starts = np.unique(rs, return_index=True)
     ends = np.r_[starts[1:], rs.size]
     where = {int(g): k for k, g in enumerate(rings)}
-    for k, g in enumerate(rings):
-        o = where.get(int(g) + step)
-        if o is None:
-            continue
-        a0, a1 = azs[starts[k] : ends[k]], azs[starts[o] : ends[o]]
-        j = np.clip(np.searchsorted(a1, a0), 1, max(a1.size - 1, 1))
-        if a1.size == 1:
-            j = np.zeros(a0.size, np.int64)
-        else:
-            j = np.where(np.abs(a1[j - 1] - a0) < np.abs(a1[j] - a0), j - 1, j)
-        ok = np.abs(a1[j] - a0) < MAX_NEIGHBOUR_GAP
-        out[order[starts[k] : ends[k]][ok]] = order[starts[o] : ends[o]][j[ok]]
-    return out
+    out = []
+    for step in (+1, -1):
+        nb = np.full(az.shape, -1, np.int64)
+        for k, g in enumerate(rings):
+            o = where.get(int(g) + step)
+            if o is None:
+                continue
+            a0, a1 = azs[starts[k] : ends[k]], azs[starts[o] : ends[o]]
+            if a1.size == 1:
+                j = np.zeros(a0.size, np.int64)
+            else:
+                j = np.clip(np.searchsorted(a1, a0), 1, a1.size - 1)
+                j = np.where(np.abs(a1[j - 1] - a0) < np.abs(a1[j] - a0), j - 1, j)
+            ok = np.abs(a1[j] - a0) < MAX_NEIGHBOUR_GAP
+            nb[order[starts[k] : ends[k]][ok]] = order[starts[o] : ends[o]][j[ok]]
+        out.append(nb)
+    return out[0], out[1]
 
 
 def _cross_ring_edges(
@@ -90,7 +88,7 @@ def _cross_ring_edges(
     neighbour in the next ring (nearest in azimuth) more than ``jump_m`` apart in range, and more than three times the
     range step to the previous ring (the ground, seen at a grazing angle, steps by metres from ring to ring, smoothly);
     the nearer one, at its own range on the bisector of the two rays."""
-    up, down = _ring_neighbours(az, ring, +1), _ring_neighbours(az, ring, -1)
+    up, down = _ring_neighbours(az, ring)
     i = np.flatnonzero(up >= 0)
     j = up[i]
     d = r[j] - r[i]
@@ -316,14 +314,13 @@ def refine_targetless(
     require_convergence: bool = True,
     max_rotation_deg: float = 3.0,
     max_translation_m: float = 0.15,
-    multi_start: bool | str = True,
+    multi_start: bool = True,
     start_deg: float = 1.5,
     axes: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
 ) -> TargetlessResult:
     """Refine ``X`` in ``T_cam_lidar = T_pre @ X @ T_post`` by edge alignment over ``frames`` (see the module
-    docstring). ``multi_start``: True restarts when the first result is not a clear bowl, ``"always"`` searches
-    every start and keeps the best score (a clear bowl can still be a wrong basin), False never. ``axes`` picks the
-    parameters searched (0-2 rotation, 3-5 translation, in ``X``'s target frame:
+    docstring). ``multi_start``: restart from rotated guesses when the first result is not a clear bowl. ``axes``
+    picks the parameters searched (0-2 rotation, 3-5 translation, in ``X``'s target frame:
     the camera); the others keep the initial value.
 
     Raises:
@@ -387,7 +384,8 @@ def refine_targetless(
         return q
 
     def landscape(q: np.ndarray) -> tuple[float, float, float]:
-        """(score, share of the 12 probes where the cost rises, mean relative rise) at the finest scale."""
+        """(score, share of the probes (two per searched axis) where the cost rises, mean relative rise) at the
+        finest scale."""
         cost.set_sigma(sigmas[-1])
         f0 = cost(q)
         rises = []
@@ -415,12 +413,12 @@ def refine_targetless(
         sc, conf, sharp = landscape(cand)
         if best is None or sc > best[1]:
             best = (cand, sc, conf, sharp)
-        if conf == 1.0 and sharp >= min_sharpness and multi_start != "always":
+        if conf == 1.0 and sharp >= min_sharpness:
             break
     p, _, confidence, sharpness = best  # type: ignore[misc]  # starts is never empty
     final, inview = cost.score(p)
     X = cost.X(p)
-    dR, dt = transform_error(X, X0)
+    dR, dt = transform_difference(X, X0)
     s_init = cost.score(np.zeros(6))[0]
     notes = [f"frames without image edges: {', '.join(flat)}"] if flat else []
     if tried > 1:

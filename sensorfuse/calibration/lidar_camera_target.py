@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from sensorfuse.calibration.intrinsics import BoardDetection
+from sensorfuse.calibration.lidar_camera import _exp
 from sensorfuse.errors import CalibrationError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.interpolation import bracket, interpolate_poses
+from sensorfuse.geometry.transforms import transform_difference
 
 __all__ = ["BoardPose", "TargetResult", "board_pose", "calibrate_lidar_camera_target"]
 
@@ -50,13 +51,6 @@ class BoardPose:
     rms_px: float
     corners: int
     view: str = ""
-
-
-def _exp(p: np.ndarray) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_rotvec(p[:3]).as_matrix()
-    T[:3, 3] = p[3:]
-    return T
 
 
 def board_pose(det: BoardDetection, camera: CameraModel, stamp_ns: int, *, max_rms_px: float = 1.0) -> BoardPose | None:
@@ -155,16 +149,19 @@ def _pair_points(
     poses: list[BoardPose],
     T_init: np.ndarray,
     max_gap_ns: int,
+    centre: np.ndarray,
     reach_m: float,
 ) -> _Points:
     """Every LiDAR point whose time lies between two board poses at most ``max_gap_ns`` apart, and near the board
-    under ``T_init`` (within ``reach_m`` of its centre), with its interpolated camera -> board transform."""
+    under ``T_init`` (within ``reach_m`` of ``centre``, in board coordinates), with its interpolated camera -> board
+    transform."""
     stamps = np.array([b.stamp_ns for b in poses], np.int64)
     T_cb = np.array([b.T_cam_board for b in poses])
     order = np.argsort(stamps, kind="stable")
     stamps, T_cb = stamps[order], T_cb[order]
     keep = np.r_[True, np.diff(stamps) > 0]
     stamps, T_cb = stamps[keep], T_cb[keep]
+    centres = T_cb[:, :3, :3] @ centre + T_cb[:, :3, 3]  # the board centre in the camera frame at each image
     out_p, out_R, out_t, out_s = [], [], [], []
     for k, (xyz, t_ns) in enumerate(sweeps):
         if stamps.size < 2:
@@ -180,7 +177,7 @@ def _pair_points(
         # under the initial extrinsic (the board moves a few cm between images; the reach allows for it)
         p = np.asarray(xyz[idx], np.float64)
         Pc = p @ T_init[:3, :3].T + T_init[:3, 3]
-        near = np.linalg.norm(Pc - T_cb[i0, :3, 3], axis=1) < reach_m
+        near = np.linalg.norm(Pc - centres[i0], axis=1) < reach_m
         if not near.any():
             continue
         T, _ = interpolate_poses(stamps, T_cb, t_ns[idx[near]], extrapolation="hold")
@@ -264,13 +261,7 @@ def calibrate_lidar_camera_target(
     outline = (x0 - border, x1 + border, y0 - border, y1 + border)
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2, 0.0])
     half_diag = float(np.hypot(outline[1] - outline[0], outline[3] - outline[2]) / 2)
-    # the rough gate is about the corner grid's origin-independent centre: shift every pose to the board centre
-    centred = [
-        BoardPose(b.stamp_ns, b.T_cam_board @ np.r_[np.c_[np.eye(3), centre], [[0, 0, 0, 1]]], b.rms_px, b.corners)
-        for b in poses
-    ]
-    pts = _pair_points(sweeps, centred, T_init, max_gap_ns, half_diag + TOLERANCES_M[0] + 0.5)
-    pts.t_bc = pts.t_bc + centre  # back to board coordinates with the grid origin
+    pts = _pair_points(sweeps, poses, T_init, max_gap_ns, centre, half_diag + TOLERANCES_M[0] + 0.5)
     if pts.p.shape[0] == 0:
         raise CalibrationError(
             "no LiDAR point lies near the board at any image time: check the initial extrinsic (must be within "
@@ -295,11 +286,10 @@ def calibrate_lidar_camera_target(
                 f"{tol * 100:.0f} cm); need >= {MIN_POSES}: check the initial extrinsic and the clocks, or record the "
                 "board nearer the LiDAR"
             )
-        use_outline = not assumed
 
-        def residuals(x: np.ndarray, s: _Points = sel, use_outline: bool = use_outline) -> np.ndarray:
+        def residuals(x: np.ndarray, s: _Points = sel) -> np.ndarray:
             qq = s.board_coords(_exp(x) @ T_init)
-            if not use_outline:
+            if assumed:  # no outline residual without the border
                 return qq[:, 2]
             return np.r_[qq[:, 2], _outline_excess(qq, outline)]
 
@@ -344,7 +334,7 @@ def calibrate_lidar_camera_target(
             "directions), or check the initial extrinsic and the clocks (few sweeps with board points, or a large "
             "residual, mean the board was looked for in the wrong place)"
         )
-    dR = T[:3, :3] @ T_init[:3, :3].T
+    change_deg, change_m = transform_difference(T, T_init)
     return TargetResult(
         T_cam_lidar=T,
         rms_m=rms,
@@ -356,7 +346,7 @@ def calibrate_lidar_camera_target(
         sweeps=len(per_sweep),
         normal_spread_deg=spread,
         per_pose_mm=per_sweep,
-        change_deg=float(np.degrees(Rotation.from_matrix(dR).magnitude())),
-        change_m=float(np.linalg.norm(T[:3, 3] - T_init[:3, 3])),
+        change_deg=change_deg,
+        change_m=change_m,
         notes=notes,
     )
