@@ -491,7 +491,7 @@ def lidar_camera_target_log(
         camera = setup["camera"]
         n_img = reader.stream(setup["camera_topic"]).count
         n_lid = reader.stream(setup["lidar_topic"]).count
-        poses, images = [], {}
+        poses, image_index = [], {}  # image message index by stamp: the report reads its one image again
         for k, m in enumerate(reader.read(setup["camera_topic"])):
             img = cv2.cvtColor(to_bgr(m.data), cv2.COLOR_BGR2GRAY)
             if (img.shape[1], img.shape[0]) != camera.size:
@@ -503,7 +503,7 @@ def lidar_camera_target_log(
             b = board_pose(d, camera, m.data.stamp_ns) if d is not None else None
             if b is not None:
                 poses.append(b)
-                images[b.stamp_ns] = img
+                image_index[b.stamp_ns] = k
             if progress is not None:
                 progress(k + 1, n_img + n_lid)
         sweeps = []
@@ -514,7 +514,7 @@ def lidar_camera_target_log(
                 no_time += 1
                 t = np.full(pc.xyz.shape[0], pc.stamp_ns, np.int64)
             else:
-                t = pc.stamp_ns + np.asarray(pc.t_offset_ns, np.int64)
+                t = pc.point_stamps_ns
             sweeps.append((pc.xyz, t))
             if progress is not None:
                 progress(n_img + k + 1, n_img + n_lid)
@@ -525,22 +525,33 @@ def lidar_camera_target_log(
     res = calibrate_lidar_camera_target(
         sweeps, poses, setup["T_init"], board_extent=extent, border_m=border_m, range_std_m=range_std_m
     )
-    T0 = setup["T_init"]
     summary = _log_summary(log, setup, res.T_cam_lidar, res, notes, t0)
     summary |= {"images": n_img, "board_poses": len(poses), "sweeps": len(sweeps)}
     if out is not None:
+
+        def image_of(stamp_ns: int) -> np.ndarray:
+            with open_log(log) as reader:
+                msg = reader.get(setup["camera_topic"], image_index[stamp_ns]).data
+            return cv2.cvtColor(to_bgr(msg), cv2.COLOR_BGR2GRAY)
+
         summary |= _write_log_result(
             out, log, setup, res, "fuse-calib lidar-camera (target: board planes)", summary["notes"],
-            lambda: target_report_image(res, poses, images, sweeps, camera, T0),
+            lambda: target_report_image(res, poses, image_of, sweeps, camera, setup["T_init"]),
         )  # fmt: skip
     return res, summary
 
 
 def target_report_image(
-    res: Any, poses: list[Any], images: dict[int, np.ndarray], sweeps: list[Any], camera: Any, T_before: np.ndarray
+    res: Any,
+    poses: list[Any],
+    image_of: Callable[[int], np.ndarray],
+    sweeps: list[Any],
+    camera: Any,
+    T_before: np.ndarray,
 ) -> np.ndarray:
-    """Before / after: the LiDAR points taken within 10 ms of a board image (the one with most of them in view), projected
-    with the initial and the calibrated extrinsic, coloured by range; the board's detected outline in green."""
+    """Before / after: the LiDAR points taken within 10 ms of a board image (the one with most of them in view),
+    projected with the initial and the calibrated extrinsic, coloured by range. ``image_of(stamp_ns)`` gives the
+    8-bit gray image of a board pose."""
     import cv2
 
     from sensorfuse.viz.overlay import turbo_lut
@@ -558,7 +569,7 @@ def target_report_image(
             if m.sum() > most:
                 best, pts, most = b, np.asarray(xyz[m], np.float64), int(m.sum())
     rows = []
-    gray = images[best.stamp_ns] if best is not None else np.zeros((camera.height, camera.width), np.uint8)
+    gray = image_of(best.stamp_ns) if best is not None else np.zeros((camera.height, camera.width), np.uint8)
     lut = turbo_lut()
     for label, T in (("initial", T_before), ("calibrated", res.T_cam_lidar)):
         img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
@@ -610,12 +621,11 @@ def log_edge_frames(
     cam_t, lid_t = setup["camera_topic"], setup["lidar_topic"]
     n_lid = reader.stream(lid_t).count
     frames, stamps = [], []
-    pending: list[tuple[int, Any, int]] = []  # (sweep index, cloud, target time)
+    pending: list[tuple[int, Any, np.ndarray | None, int]] = []  # (sweep index, cloud, point times, target time)
     recent: deque = deque(maxlen=6)
 
-    def emit(k: int, pc: Any, tm: int, img_msg: Any) -> None:
+    def emit(k: int, pc: Any, t_pts: np.ndarray | None, img_msg: Any) -> None:
         t_img = int(img_msg.stamp_ns)
-        t_pts = pc.stamp_ns + np.asarray(pc.t_offset_ns, np.int64) if pc.t_offset_ns is not None else None
         xyz = np.asarray(pc.xyz, np.float64)
         if poses is not None and t_pts is not None:
             ok = (t_pts >= poses.stamp_ns[0]) & (t_pts <= poses.stamp_ns[-1])
@@ -635,9 +645,9 @@ def log_edge_frames(
     for m in reader.read([cam_t, lid_t]):
         if m.topic == cam_t:
             recent.append(m.data)
-            done = [p for p in pending if int(m.data.stamp_ns) >= p[2]]
+            done = [p for p in pending if int(m.data.stamp_ns) >= p[3]]
             for p in done:
-                emit(p[0], p[1], p[2], nearest(p[2]))
+                emit(*p[:3], nearest(p[3]))
                 pending.remove(p)
             continue
         k_sweep += 1
@@ -646,7 +656,8 @@ def log_edge_frames(
         if k_sweep % every:
             continue
         pc = m.data
-        if pc.t_offset_ns is None:
+        t_pts = pc.point_stamps_ns if pc.t_offset_ns is not None else None
+        if t_pts is None:
             tm = int(pc.stamp_ns)
         else:
             P = np.asarray(pc.xyz, np.float64) @ T_cam_lidar[:3, :3].T + T_cam_lidar[:3, 3]
@@ -654,11 +665,11 @@ def log_edge_frames(
             ok &= camera.in_image(np.where(ok[:, None], uv, -1.0))
             if not ok.any():
                 continue
-            tm = int(np.median(pc.stamp_ns + np.asarray(pc.t_offset_ns, np.int64)[ok]))
-        pending.append((k_sweep, pc, tm))
+            tm = int(np.median(t_pts[ok]))
+        pending.append((k_sweep, pc, t_pts, tm))
     for p in pending:  # the last sweeps: the nearest image seen
         if recent:
-            emit(p[0], p[1], p[2], nearest(p[2]))
+            emit(*p[:3], nearest(p[3]))
     skipped = len(range(0, k_sweep + 1, every)) - len(frames)
     if skipped:
         notes.append(f"{skipped} sweep(s) skipped (no point in view, or outside the odometry's time range)")
@@ -670,14 +681,15 @@ def log_edge_frames(
 
 def _base_lidar(reader: Any, setup: dict, rig: Any) -> np.ndarray | None:
     """``T_body_lidar`` for the body of the log's first pose topic (from ``rig``, else /tf_static), or None."""
-    for pt in reader.topics("pose")[:1]:
-        body = reader.get(pt, 0).data.child_frame_id
-        lookups = ([rig.transform] if rig is not None else []) + [reader.tf_tree().lookup]
-        for lookup in lookups:
-            try:
-                return lookup(body, setup["lidar_frame"])
-            except Exception:  # not in this source: try the next
-                continue
+    topics = reader.topics("pose")
+    if not topics:
+        return None
+    body = reader.get(topics[0], 0).data.child_frame_id
+    for lookup in ([rig.transform] if rig is not None else []) + [reader.tf_tree().lookup]:
+        try:
+            return lookup(body, setup["lidar_frame"])
+        except Exception:  # not in this source: try the next
+            continue
     return None
 
 
