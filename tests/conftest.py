@@ -54,3 +54,22 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def step_log(tmp_path_factory):
+    """Edge frames of a simulator log, for the drift check and the targetless refinement: 10 s, full rig, no board;
+    at 5 s the LiDAR tilts by 0.5 deg (pitch); /tf_static keeps the old mounting (true before the step)."""
+    from sensorfuse.io import open as open_log
+    from sensorfuse.pipelines.calib import log_edge_frames, log_lidar_camera_setup
+    from sensorfuse.sim import ExtrinsicStep, SimConfig, simulate
+
+    out = tmp_path_factory.mktemp("drift")
+    step = ExtrinsicStep("lidar", 5.0, rpy_deg=(0.0, 0.5, 0.0))
+    cfg = SimConfig(duration_s=10.0, seed=5, rig="full", board="none", truth_images_every=0, extrinsic_steps=(step,))
+    res = simulate(out, cfg)
+    rig = res.sim_rig.rig
+    with open_log(res.log) as r:
+        setup = log_lidar_camera_setup(r, "/cam_front/image_raw/compressed", None, rig)
+        frames, stamps, _ = log_edge_frames(r, setup, setup["T_init"], rig.transform("base_link", "lidar"))
+    return frames, stamps, setup, cfg.start_ns + 5_000_000_000

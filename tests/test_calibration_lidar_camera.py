@@ -121,3 +121,22 @@ def test_fuse_calib_lidar_camera_kitti(shared_data, tmp_path):
     assert np.allclose(refined.Tr_velo_to_cam, np.array(s["Tr_velo_to_cam"]), atol=1e-9)
     assert out.with_suffix(".png").is_file()
     assert s["wall_time_s"] < 60
+
+
+@pytest.mark.slow
+def test_simulator_seeded_trials(step_log):
+    """Simulator log (64 beams, 1280x720, noise on, driving at up to 10 m/s), 25 sweeps of the 5 s before the LiDAR
+    tilts (where /tf_static is the truth), from 3 seeded starts up to 2 deg / 10 cm. Rotation: within 0.1 deg (the
+    issue's goal; measured 0.018-0.021 deg, 0.05-0.07 deg on two other seeds). Translation: the goal of 1 cm is NOT
+    met (measured 3.3 cm, 2.1-2.7 cm on the other seeds, mostly along the optical axis); the bound here is what is
+    measured, so a regression shows."""
+    frames, stamps, setup, step_ns = step_log
+    k = int(np.searchsorted(stamps, step_ns))
+    sel = frames[: k - 1 : 2]
+    X = setup["T_init"]
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        res = refine_targetless(sel, setup["camera"], _perturbed(X, rng))
+        rot, trans = transform_difference(res.T_cam_lidar, X)
+        print(f"simulator trial: {rot:.3f} deg, {trans * 100:.1f} cm, {res.evaluations} evaluations")
+        assert res.converged and rot <= 0.1 and trans <= 0.04, (rot, trans)

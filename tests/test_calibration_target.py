@@ -178,8 +178,9 @@ def test_cli_writes_a_rig_and_a_report(board_log, tmp_path):
 @pytest.mark.slow
 def test_targetless_on_a_log(board_log, tmp_path):
     """Targetless refinement of a log (edge alignment over sweeps deskewed to their images). What it reaches on the
-    simulator, from 1.8 deg / 9 cm off: ~0.25 deg / 3 cm (measured 0.27 deg / 2.8 cm here, 0.23 deg / 2.9 cm on a
-    10 s log of another seed). The issue's goal for the simulator, 0.1 deg / 1 cm, is NOT met (docs/calibration.md);
+    simulator, from 1.8 deg / 9 cm off: 0.16 deg / 3.0 cm on this 6 s log with a board swinging through the view
+    (0.27 deg / 2.8 cm before the cross-ring edges moved to the nearer point; 0.05-0.07 deg / 2.1-2.7 cm on 10 s
+    logs without a board). The issue's translation goal for the simulator, 1 cm, is NOT met (docs/calibration.md);
     this test holds what is achieved, so a regression fails it."""
     from sensorfuse.io.rigfile import load_rig
     from sensorfuse.pipelines.calib import lidar_camera_targetless_log
@@ -192,7 +193,8 @@ def test_targetless_on_a_log(board_log, tmp_path):
         res.log, camera_topic="/cam_front/image_raw/compressed", init_rig=init, out=out
     )
     deg, m = transform_difference(r.T_cam_lidar, T_true)
-    assert r.converged and deg < 0.4 and m < 0.04, (deg, m)
+    print(f"targetless on the board log: {deg:.3f} deg, {m * 100:.1f} cm")
+    assert r.converged and deg < 0.25 and m < 0.04, (deg, m)
     assert summary["init_from"] == "--init rig" and len(summary["frames"]) >= 15
     assert transform_difference(load_rig(out).transform("cam_front", "lidar"), r.T_cam_lidar)[0] < 1e-6
     assert (tmp_path / "rig.png").is_file()

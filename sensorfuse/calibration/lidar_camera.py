@@ -87,7 +87,15 @@ def _cross_ring_edges(
     """Depth edges between adjacent rings (horizontal contours: roofs, car tops, the top of a pole). A point and its
     neighbour in the next ring (nearest in azimuth) more than ``jump_m`` apart in range, and more than three times the
     range step to the previous ring (the ground, seen at a grazing angle, steps by metres from ring to ring, smoothly);
-    the nearer one, at its own range on the bisector of the two rays."""
+    the nearer point itself.
+
+    Not the bisector of the two rays, as for the ring neighbours: most horizontal contours a roof-mounted LiDAR sees
+    are the tops of things below it (car roofs, walls, fences), hit at a grazing angle from above, so the nearer
+    point lies on the top surface, short of its far edge, and a camera mounted lower sees that surface nearly edge-on:
+    the point projects onto the contour. A point on the bisector at the nearer range floats above the surface and,
+    seen from the lower camera, above the contour (simulator, true extrinsic: 2.4 px above on average, against 0.4 px
+    for the nearer point), which tilted the refined pitch by -0.2 deg. Contours seen from below (a sign above the
+    LiDAR) are placed up to one ring spacing low."""
     up, down = _ring_neighbours(az, ring)
     i = np.flatnonzero(up >= 0)
     j = up[i]
@@ -96,10 +104,8 @@ def _cross_ring_edges(
     prev = np.where(h >= 0, np.abs(r[i] - r[np.maximum(h, 0)]), 0.0)
     m = (np.abs(d) > jump_m) & (np.abs(d) > 3.0 * prev)
     i, j, d = i[m], j[m], d[m]
-    near, far = np.where(d > 0, i, j), np.where(d > 0, j, i)
-    u = P[near] / r[near, None] + P[far] / r[far, None]
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    return u * r[near, None], np.sqrt(np.minimum(np.abs(d), 3.0))
+    near = np.where(d > 0, i, j)
+    return P[near], np.sqrt(np.minimum(np.abs(d), 3.0))
 
 
 def lidar_edge_points(
