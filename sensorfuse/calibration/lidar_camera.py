@@ -19,6 +19,7 @@ baseline @ R0_rect``, ``X = Tr_velo_to_cam``), and only ``X`` changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,13 +82,11 @@ def _ring_neighbours(az: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.n
     return out[0], out[1]
 
 
-def _cross_ring_edges(
-    P: np.ndarray, r: np.ndarray, az: np.ndarray, ring: np.ndarray, jump_m: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _cross_ring_edges(r: np.ndarray, az: np.ndarray, ring: np.ndarray, jump_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Depth edges between adjacent rings (horizontal contours: roofs, car tops, the top of a pole). A point and its
     neighbour in the next ring (nearest in azimuth) more than ``jump_m`` apart in range, and more than three times the
     range step to the previous ring (the ground, seen at a grazing angle, steps by metres from ring to ring, smoothly);
-    the nearer point itself.
+    the nearer point itself: ``(its index, weight)``.
 
     Not the bisector of the two rays, as for the ring neighbours: most horizontal contours a roof-mounted LiDAR sees
     are the tops of things below it (car roofs, walls, fences), hit at a grazing angle from above, so the nearer
@@ -105,7 +104,7 @@ def _cross_ring_edges(
     m = (np.abs(d) > jump_m) & (np.abs(d) > 3.0 * prev)
     i, j, d = i[m], j[m], d[m]
     near = np.where(d > 0, i, j)
-    return P[near], np.sqrt(np.minimum(np.abs(d), 3.0))
+    return near, np.sqrt(np.minimum(np.abs(d), 3.0))
 
 
 def lidar_edge_points(
@@ -115,9 +114,11 @@ def lidar_edge_points(
     ring: np.ndarray | None = None,
     jump_m: float = DEPTH_JUMP_M,
     intensity_jump: float = 0.25,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_index: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Edge points of a spinning-LiDAR sweep stored ring by ring in firing order (KITTI, most drivers):
-    ``(points (M, 3), weights (M,))``.
+    ``(points (M, 3), weights (M,))``, and with ``return_index`` the index of the cloud point each edge point comes
+    from (the nearer one of a depth edge; the first of an intensity edge) to take its time.
 
     Depth edges: of two ring neighbours (adjacent in storage order, within 0.6 deg of azimuth) more than ``jump_m``
     apart in range, the nearer one, moved half the angular step towards the other (the occluding contour lies between
@@ -125,29 +126,35 @@ def lidar_edge_points(
     whose intensities differ by more than ``intensity_jump`` (of the 1st-99th percentile span): their midpoint, weight
     0.7 (lane markings, signs). With ``ring`` (the laser index of each point), depth edges between adjacent rings
     too: horizontal contours, which ring neighbours cannot see (without them a scene of poles and walls leaves the
-    pitch nearly free)."""
+    pitch nearly free).
+
+    The cloud must be as measured, not deskewed: the angular step between two neighbours is the sensor's own only
+    in the frame they were fired from. Move the edge points afterwards (:func:`edge_frame`'s ``move``)."""
     P = np.asarray(xyz, np.float64)
     if P.ndim != 2 or P.shape[1] != 3:
         raise ValidationError(f"xyz: expected (N, 3), got {P.shape}")
     if P.shape[0] < 3:
-        return np.zeros((0, 3)), np.zeros(0)
+        empty = (np.zeros((0, 3)), np.zeros(0))
+        return (*empty, np.zeros(0, np.int64)) if return_index else empty
     r = np.linalg.norm(P, axis=1)
     az = np.arctan2(P[:, 1], P[:, 0])
     step = np.angle(np.exp(1j * np.diff(az)))
     near = np.abs(step) < MAX_NEIGHBOUR_GAP
     d = np.diff(r)
-    pts, w = [], []
+    pts, w, src = [], [], []
     a = np.flatnonzero(near & (d > jump_m))  # i near, i + 1 far
     b = np.flatnonzero(near & (-d > jump_m))  # i far, i + 1 near
     for idx, half in ((a, 0.5 * step[a]), (b + 1, -0.5 * step[b])):
         c, s = np.cos(half), np.sin(half)
         p = P[idx]
         pts.append(np.c_[c * p[:, 0] - s * p[:, 1], s * p[:, 0] + c * p[:, 1], p[:, 2]])
+        src.append(idx)
     w += [np.sqrt(np.minimum(d[a], 3.0)), np.sqrt(np.minimum(-d[b], 3.0))]
     if ring is not None:
-        vp, vw = _cross_ring_edges(P, r, az, np.asarray(ring), jump_m)
-        pts.append(vp)
+        vi, vw = _cross_ring_edges(r, az, np.asarray(ring), jump_m)
+        pts.append(P[vi])
         w.append(vw)
+        src.append(vi)
     if intensity is not None:
         v = np.asarray(intensity, np.float64)
         lo, hi = np.nanpercentile(v, [1, 99]) if v.size else (0.0, 1.0)
@@ -155,7 +162,9 @@ def lidar_edge_points(
         i = np.flatnonzero(near & (np.abs(dv) > intensity_jump) & (np.abs(d) < 0.1))
         pts.append(0.5 * (P[i] + P[i + 1]))
         w.append(np.full(i.size, 0.7))
-    return np.vstack(pts), np.concatenate(w)
+        src.append(i)
+    out = (np.vstack(pts), np.concatenate(w))
+    return (*out, np.concatenate(src).astype(np.int64)) if return_index else out
 
 
 def image_edge_distance(
@@ -199,10 +208,18 @@ def edge_frame(
     max_range_m: float = 60.0,
     jump_m: float = DEPTH_JUMP_M,
     ring: np.ndarray | None = None,
+    move: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     **edge_options: Any,
 ) -> EdgeFrame:
-    """Prepare one frame (see :class:`EdgeFrame`); ``ring`` adds the cross-ring edges."""
-    pts, w = lidar_edge_points(xyz, intensity, ring=ring, jump_m=jump_m)
+    """Prepare one frame (see :class:`EdgeFrame`) from a sweep as measured; ``ring`` adds the cross-ring edges.
+    ``move(points, index)`` moves the edge points after they are found, given the index of the cloud point each came
+    from: deskewing them to the image's time by that point's time. Deskewing the cloud before finding its edges
+    would be wrong: it changes the angle between a near and a far neighbour by the ego motion's parallax (at 10 m/s,
+    10 ms from the image, up to ~0.2 deg between points at 10 and 50 m, more than the step between two columns), and
+    the edge is placed half that angle off."""
+    pts, w, src = lidar_edge_points(xyz, intensity, ring=ring, jump_m=jump_m, return_index=True)
+    if move is not None and len(src):
+        pts = np.asarray(move(pts, src), np.float64)
     keep = np.linalg.norm(pts, axis=1) < max_range_m
     return EdgeFrame(pts[keep], w[keep], image_edge_distance(image, **edge_options), name)
 

@@ -599,8 +599,9 @@ def log_edge_frames(
     progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[list[Any], np.ndarray, list[str]]:
     """Edge frames of a log: each LiDAR sweep paired with the camera image nearest to the moment it swept the
-    camera's view (median time of its points in view under ``T_cam_lidar``), deskewed to that image's stamp with the
-    log's odometry (when it has a pose topic and ``T_base_lidar`` is known), points put in ring order."""
+    camera's view (median time of its points in view under ``T_cam_lidar``), points put in ring order, edges found
+    in the sweep as measured and then deskewed to that image's stamp with the log's odometry (when it has a pose
+    topic and ``T_base_lidar`` is known), each edge point by the time of the point it came from."""
     from collections import deque
 
     from sensorfuse.calibration.lidar_camera import edge_frame
@@ -626,16 +627,20 @@ def log_edge_frames(
 
     def emit(k: int, pc: Any, t_pts: np.ndarray | None, img_msg: Any) -> None:
         t_img = int(img_msg.stamp_ns)
-        xyz = np.asarray(pc.xyz, np.float64)
-        if poses is not None and t_pts is not None:
-            ok = (t_pts >= poses.stamp_ns[0]) & (t_pts <= poses.stamp_ns[-1])
-            if not ok.all():
-                return  # the sweep is not covered by the odometry: skipped (counted below)
-            xyz = deskew_points(xyz, t_pts, poses, T_base_lidar, t_img, what=f"{lid_t} sweep {k}").xyz
+        move = None
         order = np.lexsort((t_pts, pc.ring)) if pc.ring is not None and t_pts is not None else slice(None)
+        if poses is not None and t_pts is not None:
+            if t_pts.min() < poses.stamp_ns[0] or t_pts.max() > poses.stamp_ns[-1]:
+                return  # the sweep is not covered by the odometry: skipped (counted below)
+            t_sorted = t_pts[order]
+
+            def move(pts: np.ndarray, src: np.ndarray) -> np.ndarray:  # edges found as measured, then deskewed
+                return deskew_points(pts, t_sorted[src], poses, T_base_lidar, t_img, what=f"{lid_t} sweep {k}").xyz
+
+        xyz = np.asarray(pc.xyz, np.float64)[order]
         inten = pc.intensity[order] if pc.intensity is not None else None
         ring = np.asarray(pc.ring)[order] if pc.ring is not None else None
-        frames.append(edge_frame(xyz[order], to_bgr(img_msg), inten, ring=ring, name=f"sweep {k}"))
+        frames.append(edge_frame(xyz, to_bgr(img_msg), inten, ring=ring, name=f"sweep {k}", move=move))
         stamps.append(t_img)
 
     def nearest(tm: int) -> Any:
