@@ -56,16 +56,14 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
-@pytest.fixture(scope="session")
-def step_log(tmp_path_factory):
-    """Edge frames of a simulator log, for the drift check and the targetless refinement: 10 s, full rig, no board;
-    at 5 s the LiDAR tilts by 0.5 deg (pitch); /tf_static keeps the old mounting (true before the step)."""
+def _step_log(tmp_path_factory, step):
+    """Edge frames of a 10 s simulator log (seed 5, full rig, no board) whose LiDAR mounting changes by ``step`` at
+    5 s; /tf_static keeps the old mounting (true before the step)."""
     from sensorfuse.io import open as open_log
     from sensorfuse.pipelines.calib import log_edge_frames, log_lidar_camera_setup
-    from sensorfuse.sim import ExtrinsicStep, SimConfig, simulate
+    from sensorfuse.sim import SimConfig, simulate
 
     out = tmp_path_factory.mktemp("drift")
-    step = ExtrinsicStep("lidar", 5.0, rpy_deg=(0.0, 0.5, 0.0))
     cfg = SimConfig(duration_s=10.0, seed=5, rig="full", board="none", truth_images_every=0, extrinsic_steps=(step,))
     res = simulate(out, cfg)
     rig = res.sim_rig.rig
@@ -73,3 +71,19 @@ def step_log(tmp_path_factory):
         setup = log_lidar_camera_setup(r, "/cam_front/image_raw/compressed", None, rig)
         frames, stamps, _ = log_edge_frames(r, setup, setup["T_init"], rig.transform("base_link", "lidar"))
     return frames, stamps, setup, cfg.start_ns + 5_000_000_000
+
+
+@pytest.fixture(scope="session")
+def step_log(tmp_path_factory):
+    """For the drift check and the targetless refinement: at 5 s the LiDAR tilts by 0.5 deg (pitch)."""
+    from sensorfuse.sim import ExtrinsicStep
+
+    return _step_log(tmp_path_factory, ExtrinsicStep("lidar", 5.0, rpy_deg=(0.0, 0.5, 0.0)))
+
+
+@pytest.fixture(scope="session")
+def shift_log(tmp_path_factory):
+    """For the drift check: at 5 s the LiDAR moves 6 cm to the left (camera: across the optical axis)."""
+    from sensorfuse.sim import ExtrinsicStep
+
+    return _step_log(tmp_path_factory, ExtrinsicStep("lidar", 5.0, translation_m=(0.0, 0.06, 0.0)))

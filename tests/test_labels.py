@@ -296,31 +296,88 @@ def test_nuscenes_sample_boxes_at_each_camera_time(shared_data):
 
 
 def test_2d_box_proposes_its_3d_points_and_box(shared_data):
-    """KITTI: each annotated 2D box -> the object's points in its frustum (against the points in the label's 3D
-    box) and a candidate 3D box (against the label's centre)."""
-    from sensorfuse.fusion.labels import box_from_2d
+    """KITTI: each annotated 2D box -> the object's points in its frustum, the ground left out (against the points in
+    the label's 3D box above the ground: KITTI's boxes reach into the road) and a candidate 3D box (against the
+    label's centre). Measured: recall >= 0.94, precision >= 0.90 for every object with 10 or more points; without
+    the ground plane the pedestrian of 000000 takes in the road under it (precision 0.31)."""
+    from sensorfuse.fusion.labels import box_from_2d, ground_plane, ground_points
     from sensorfuse.geometry.projection import points_in_boxes, project_cloud
     from sensorfuse.pipelines.labels import kitti_frames
 
-    recalls, precisions, offsets = [], [], []
+    recalls, precisions, offsets, no_ground = [], [], [], {}
     for fr in kitti_frames(shared_data / "kitti_object"):
         proj = project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
         zup = np.c_[fr.xyz[:, 0], fr.xyz[:, 2], -fr.xyz[:, 1]]  # cam0 (y down) -> a z-up frame
+        g = ground_plane(zup)
+        assert g[2] > np.cos(np.radians(5)) and 1.5 < g[3] < 1.8  # level, 1.65 m under the camera
+        ground = ground_points(zup, plane=g)
         for _, b3, b2 in fr.pairs:
             if b2 is None:
                 continue
-            idx, cand = box_from_2d(b2.xyxy, zup, proj, label=b3.label, frame_id="cam0_zup")
-            inside = set(np.flatnonzero(points_in_boxes(fr.xyz, [b3])[0] == 0).tolist())
-            got = set(idx.tolist())
-            recalls.append(len(inside & got) / len(inside))
-            if b3.label == "Car" and len(inside) >= 20:
+            idx, cand = box_from_2d(b2.xyxy, zup, proj, ground=ground, label=b3.label, frame_id="cam0_zup")
+            bottom = b3.center[1] + 0.5 * b3.size[2]  # KITTI boxes stand on the road (cam0: y down)
+            above = fr.xyz[:, 1] < bottom - 0.15
+            ref = np.flatnonzero((points_in_boxes(fr.xyz, [b3])[0] == 0) & above)
+            inside, got = set(ref.tolist()), set(idx.tolist())
+            if len(inside) >= 10:  # fewer, far off (a car at 60 m on two rings) cannot be told from the road
+                recalls.append(len(inside & got) / len(inside))
                 precisions.append(len(inside & got) / len(got))
+            if b3.label == "Car" and len(inside) >= 20:
                 c = b3.center
                 offsets.append(np.hypot(cand.center[0] - c[0], cand.center[1] - c[2]))
                 assert cand.label == "Car"
+            if b3.label == "Pedestrian":
+                plain, _ = box_from_2d(b2.xyxy, zup, proj)
+                no_ground[fr.name] = len(inside & set(plain.tolist())) / len(plain)
+    print("recall", np.round(recalls, 3), "precision", np.round(precisions, 3), "no ground", no_ground)
     assert min(recalls) >= 0.9, recalls
-    assert len(precisions) >= 3
+    assert len(precisions) >= 5
     assert min(precisions) >= 0.85, precisions
     assert max(offsets) <= 0.7, offsets  # the box of the visible faces, centred within 0.7 m of the label
+    assert no_ground["000000"] < 0.5, no_ground  # the ground plane is what keeps the road out
+    with pytest.raises(SensorfuseError, match="tilted"):
+        ground_plane(zup[:, [0, 2, 1]])  # y up: not a z-up frame
+    with pytest.raises(SensorfuseError, match="bool mask"):
+        box_from_2d([0, 0, 10, 10], zup, proj, ground=[0, 0, 1])
     with pytest.raises(SensorfuseError, match="zbuffer=True"):
         box_from_2d([0, 0, 10, 10], zup, project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera))
+
+
+def test_check_proposes_a_3d_box_for_a_2d_box_without_one(shared_data):
+    """fuse-labels check on KITTI (cam0: y down) and the nuScenes sample (LiDAR frame: z up) with every 3D box taken
+    away: each 2D box is flagged no_3d_box and proposes a candidate 3D box from its LiDAR points, in the boxes' frame.
+    For objects with 20+ points the candidate's centre lies inside the removed box grown by 0.5 m (the candidate is
+    the box of the faces the LiDAR saw: a truck seen from behind at 69 m proposes its rear, 6 m short of its centre).
+    Measured: 8 of 8 inside; 5 of 8 within 0.25 m of the removed centre."""
+    import dataclasses
+
+    from sensorfuse.geometry.projection import points_in_boxes
+    from sensorfuse.pipelines.labels import check_dataset, kitti_frames, nuscenes_frames
+
+    checked = 0
+    for root, frames in (
+        (shared_data / "kitti_object", kitti_frames(shared_data / "kitti_object")),
+        (
+            shared_data / "nuscenes_mini_scene0061_sample0",
+            nuscenes_frames(shared_data / "nuscenes_mini_scene0061_sample0", cameras=["CAM_FRONT"]),
+        ),
+    ):
+        frames = list(frames)
+        truth = {}
+        for fr in frames:
+            for oid, b3, b2 in fr.pairs:
+                if b3 is not None and b2 is not None:
+                    truth[str(oid)] = (b3, int((points_in_boxes(fr.xyz, [b3])[0] == 0).sum()))
+        stripped = [dataclasses.replace(fr, pairs=[(o, None, b2) for o, _, b2 in fr.pairs if b2 is not None])
+                    for fr in frames]  # fmt: skip
+        rep = check_dataset(root, frames=iter(stripped))
+        objs = [o for f in rep["frames"] for o in f["objects"]]
+        assert objs and all(o["flags"] == ["no_3d_box"] for o in objs)
+        for o in objs:
+            b3, n = truth[o["id"]]
+            if n >= 20:
+                assert o["candidate_3d"] is not None, o
+                local = b3.rotation.T @ (np.asarray(o["candidate_3d"]["center"]) - b3.center)
+                assert np.all(np.abs(local) <= 0.5 * b3.size + 0.5), (o, b3)
+                checked += 1
+    assert checked >= 8

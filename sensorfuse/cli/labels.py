@@ -5,7 +5,8 @@ DATASET is a KITTI object folder (label_2 3D boxes against their 2D boxes in ima
 boxes at each camera's mid-exposure time against the pixels they cover, computed with the true rig; instance images
 give the visible part) or a nuScenes folder (3D boxes only: projected into every camera, no 2D boxes to compare).
 ``check`` flags objects below the IoU threshold (0.5, ``--strict`` 0.75), projecting nowhere in the image, or holding
-no LiDAR point, and prints one row per object and a summary (``--json``: both as JSON). ``project -o OUT`` writes the
+no LiDAR point, and prints one row per object and a summary (``--json``: both as JSON); a 2D box without a 3D box
+gets a candidate 3D box from the LiDAR points in its frustum. ``project -o OUT`` writes the
 propagated 2D labels (truncation, occlusion from the LiDAR z-buffer) and overlay PNGs. The pipeline is
 :mod:`sensorfuse.pipelines.labels`.
 """
@@ -52,7 +53,12 @@ def check(
         for o in f["objects"]:
             iou = "" if o["iou"] is None else f"{o['iou']:.3f}"
             pts = "" if o["points"] is None else str(o["points"])
-            t.add_row(o["id"], o["label"], iou, pts, ", ".join(o["flags"]))
+            flags = ", ".join(o["flags"])
+            cand = o.get("candidate_3d")
+            if cand is not None:  # a 2D box without a 3D box: what its LiDAR points propose
+                c = ", ".join(f"{v:.1f}" for v in cand["center"])
+                flags += f" (candidate 3D box: {cand['points']} points at {c})"
+            t.add_row(o["id"], o["label"], iou, pts, flags)
     con.print(t)
     s = rep["summary"]
     flags = ", ".join(f"{k} {v}" for k, v in s["flags"].items() if v) or "none"

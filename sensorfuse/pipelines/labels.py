@@ -16,14 +16,16 @@ time — by one generator per layout:
   mmdetection3d derived from the same annotations with the devkit (``cam_instances``).
 
 :func:`check_dataset` and :func:`project_dataset` run :func:`~sensorfuse.fusion.labels.check_labels` /
-:func:`~sensorfuse.fusion.labels.project_labels` on every frame.
+:func:`~sensorfuse.fusion.labels.project_labels` on every frame. A 2D box without a 3D box (flag ``no_3d_box``) gets a
+``candidate_3d`` from the LiDAR points in its frustum (:func:`~sensorfuse.fusion.labels.box_from_2d`, the ground left
+out), in the boxes' frame: a proposal for the missing 3D label, or None when fewer than 5 points are there.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ class LabelFrame:
         image: the camera image (path), if there is one.
         truth: per object id, what the dataset knows beyond the boxes (simulator: mask occlusion, visible box).
         notes: what could not be done exactly (held boxes, sweeps far from the camera time).
+        up: the up direction in the boxes' frame (KITTI's cam0: -y; LiDAR and vehicle frames: +z).
     """
 
     name: str
@@ -71,6 +74,7 @@ class LabelFrame:
     image: Path | None = None
     truth: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
 
 def dataset_kind(path: Path) -> str:
@@ -135,7 +139,7 @@ def _kitti_frames(reader: Any, camera: int, frames: list[str] | None) -> Iterato
             pairs.append((f"{name}:{b.attributes.get('line', len(pairs))}", b, b2))
         yield LabelFrame(
             name, cam_name, rig.sensor(cam_name).camera, rig.transform(cam_name, "cam0"), pairs, xyz,
-            sd / f"image_{camera}" / f"{name}.png",
+            sd / f"image_{camera}" / f"{name}.png", up=(0.0, -1.0, 0.0),
         )  # fmt: skip
 
 
@@ -385,6 +389,40 @@ def _frames(path: Path, kind: str, camera: str | None, max_frames: int | None = 
     return nuscenes_frames(path, cameras=None if camera is None else [camera])
 
 
+def _candidates_3d(fr: LabelFrame) -> Callable[[Box2D], dict[str, Any] | None] | None:
+    """For a frame's 2D boxes without a 3D box: a function giving the candidate 3D box of one (its LiDAR points, the
+    ground left out: :func:`~sensorfuse.fusion.labels.box_from_2d`), in the boxes' frame; None without a cloud."""
+    from scipy.spatial.transform import Rotation
+
+    from sensorfuse.fusion.labels import box_from_2d, ground_points
+    from sensorfuse.geometry.projection import project_cloud
+
+    if fr.xyz is None or len(fr.xyz) == 0:
+        return None
+    proj = project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
+    R = Rotation.align_vectors([[0.0, 0.0, 1.0]], [fr.up])[0].as_matrix()  # boxes' frame -> a z-up frame
+    zup = fr.xyz @ R.T
+    try:
+        ground = ground_points(zup)
+    except ValidationError as exc:  # no ground plane in this cloud: candidates keep the ground points
+        fr.notes.append(f"candidate 3D boxes without ground removal: {exc}")
+        ground = None
+
+    def propose(b2: Box2D) -> dict[str, Any] | None:
+        idx, box = box_from_2d(b2.xyxy, zup, proj, ground=ground, label=b2.label)
+        if box is None:
+            return None
+        yaw = float(np.degrees(np.arctan2(box.rotation[1, 0], box.rotation[0, 0])))
+        return {
+            "points": int(idx.size),
+            "center": [round(float(v), 3) for v in R.T @ box.center],
+            "size_lwh": [round(float(v), 3) for v in box.size],
+            "yaw_deg_about_up": round(yaw, 2),
+        }
+
+    return propose
+
+
 def check_dataset(
     path: Path, *, camera: str | None = None, threshold: float = 0.5, frames: Iterator[LabelFrame] | None = None
 ) -> dict[str, Any]:
@@ -397,11 +435,15 @@ def check_dataset(
     kind = dataset_kind(Path(path))
     for fr in _frames(Path(path), kind, camera) if frames is None else frames:
         rows, summary = check_labels(fr.pairs, fr.T_cam_boxes, fr.camera, threshold=threshold, cloud_xyz=fr.xyz)
+        annotated = {str(oid): b2 for oid, _, b2 in fr.pairs}
+        propose = _candidates_3d(fr) if any("no_3d_box" in r.flags for r in rows) else None
         objs = []
         for r in rows:
             d = r.to_dict()
             if r.id in fr.truth:
                 d["truth"] = fr.truth[r.id]
+            if "no_3d_box" in r.flags and propose is not None and annotated.get(r.id) is not None:
+                d["candidate_3d"] = propose(annotated[r.id])
             objs.append(d)
         out_frames.append(
             {"frame": fr.name, "camera": fr.camera_name, "summary": summary, "objects": objs, "notes": fr.notes}
