@@ -10,8 +10,8 @@ a cross-modal check of annotated 2D boxes against their 3D boxes.
   ``occlusion = front / (front + on the box)`` (None when no return falls there). Counting only the box's own points would miss occlusion: the LiDAR sits next to the
   camera, so what hides an object from the camera also hides it from the LiDAR, and the hidden part has no points.
 - :func:`box_from_2d`: the other way — an annotated 2D box -> the LiDAR points of the object in its frustum (the
-  largest cluster in depth among the visible points, the ground left out given :func:`ground_plane`) and a
-  candidate oriented 3D box around them.
+  nearest substantial cluster in depth among the visible points, the ground left out given :func:`ground_points`)
+  and a candidate oriented 3D box around them.
 - :func:`check_labels`: IoU of each annotated 2D box with the projection of its 3D box; flags ``iou_below`` (under
   ``threshold``, default 0.5; 0.75 is the strict setting), ``not_in_image`` (the 3D box projects nowhere in the
   image), ``no_lidar_points`` (given a cloud: the 3D box holds none), ``no_2d_box`` / ``no_3d_box`` (a label in one
@@ -465,9 +465,9 @@ def ground_points(
     One plane (``plane``, default :func:`ground_plane`) fits a road to ~0.1 m near the vehicle, not over tens of
     metres: on KITTI 000001 the road is 0.7 m below it at 60 m. So the plane only sets "up"; the ground level is
     local: in cells of ``cell_m`` over the plane, the 10th percentile height of the points within 3 m of the plane,
-    then the lowest of those over each cell and its 8 neighbours (a car's cell is not all car: the road beside it counts). A point is ground
-    when it is less than ``height_m`` above that level. Points more than 3 m below or above the plane are not
-    ground."""
+    then the lowest of those over each cell and its 8 neighbours (a car's cell is not all car: the road beside it
+    counts). A point is ground when it is less than ``height_m`` above that level. Points more than 3 m below or
+    above the plane are not ground."""
     from scipy.ndimage import minimum_filter
 
     P = np.asarray(points, np.float64)
