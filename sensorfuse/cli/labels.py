@@ -3,7 +3,8 @@ into the cameras.
 
 DATASET is a KITTI object folder (label_2 3D boxes against their 2D boxes in image_2), simulator output (the true
 boxes at each camera's mid-exposure time against the pixels they cover, computed with the true rig; instance images
-give the visible part) or a nuScenes folder (3D boxes only: projected into every camera, no 2D boxes to compare).
+give the visible part) or a nuScenes folder: with an mmdetection3d info file, its devkit-made 2D boxes are compared;
+in the official table layout (v1.0-*/*.json), 3D boxes only, projected into every camera.
 ``check`` flags objects below the IoU threshold (0.5, ``--strict`` 0.75), projecting nowhere in the image, or holding
 no LiDAR point, and prints one row per object and a summary (``--json``: both as JSON); a 2D box without a 3D box
 gets a candidate 3D box from the LiDAR points in its frustum. ``project -o OUT`` writes the

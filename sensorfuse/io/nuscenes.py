@@ -187,3 +187,113 @@ def read_mmdet3d_nuscenes_info(path: str | os.PathLike[str]) -> list[dict[str, A
             "cam_boxes": cam_boxes,
         })  # fmt: skip
     return out
+
+
+def _annotation_velocity(
+    ann: Mapping[str, Any],
+    by_token: Mapping[str, Mapping[str, Any]],
+    sample_us: Mapping[str, int],
+    max_dt_s: float = 1.5,
+) -> np.ndarray:
+    """The devkit's ``box_velocity``: (vx, vy, vz) in the global frame from the previous and the next annotation of
+    the track (a centred difference, allowed over up to 2 x ``max_dt_s``), or from one of them and this one (up to
+    ``max_dt_s``); NaN without a neighbour or over a longer gap."""
+    prev, nxt = by_token.get(ann.get("prev") or ""), by_token.get(ann.get("next") or "")
+    if prev is None and nxt is None:
+        return np.full(3, np.nan)
+    first, last = prev or ann, nxt or ann
+    dt = (sample_us[last["sample_token"]] - sample_us[first["sample_token"]]) * 1e-6
+    if dt <= 0 or dt > (2 * max_dt_s if prev is not None and nxt is not None else max_dt_s):
+        return np.full(3, np.nan)
+    return (np.asarray(last["translation"], np.float64) - np.asarray(first["translation"], np.float64)) / dt
+
+
+def read_nuscenes_table_samples(root: str | os.PathLike[str], *, version: str | None = None) -> list[dict[str, Any]]:
+    """The keyframes of the nuScenes table layout (``<root>/v1.0-*/*.json``), in the form of
+    :func:`read_mmdet3d_nuscenes_info` (``cam_boxes`` empty: nuScenes annotates in 3D only), without the devkit.
+
+    Per sample: LIDAR_TOP's keyframe sample_data, its ego pose and calibration; every camera's keyframe sample_data
+    with ``T_cam_lidar`` through the global frame with the ego pose at each time (the devkit's
+    ``map_pointcloud_to_image`` chain); the sample's annotations as Box3D in LIDAR_TOP at the LiDAR time, with the
+    devkit's ``box_velocity`` (from the track's neighbouring annotations; NaN where it has none) turned into the
+    LiDAR frame, as mmdetection3d's converter does.
+    """
+    import json
+
+    from sensorfuse.io.labels import box_from_nuscenes_record
+    from sensorfuse.types import Box3D
+
+    root = Path(root)
+    if (root / "sample_data.json").is_file():
+        tables = root
+    else:
+        versions = sorted(p.parent.name for p in root.glob("v1.0-*/sample_data.json"))
+        if not versions:
+            raise FormatError(f"{root}: no v1.0-*/sample_data.json; not a nuScenes root")
+        tables = root / (version or versions[0])
+
+    def table(name: str) -> list[dict[str, Any]]:
+        f = tables / f"{name}.json"
+        if not f.is_file():
+            raise FormatError(f"nuScenes table {f}: missing (needed for the labels of {root})")
+        try:
+            return json.loads(f.read_text())
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"nuScenes table {f}: not JSON ({exc})") from None
+
+    sensor = {r["token"]: r for r in table("sensor")}
+    calib = {r["token"]: r for r in table("calibrated_sensor")}
+    ego = {r["token"]: r for r in table("ego_pose")}
+    samples = sorted(table("sample"), key=lambda r: r["timestamp"])
+    sample_us = {r["token"]: int(r["timestamp"]) for r in samples}
+    category = {r["token"]: r["name"] for r in table("category")}
+    instance = {r["token"]: r for r in table("instance")}
+    anns = table("sample_annotation")
+    ann_by_token = {a["token"]: a for a in anns}
+    anns_of: dict[str, list[dict[str, Any]]] = {}
+    for a in anns:
+        anns_of.setdefault(a["sample_token"], []).append(a)
+    key_data: dict[str, dict[str, dict[str, Any]]] = {}
+    for sd in table("sample_data"):
+        if sd.get("is_key_frame", True) and sd["sample_token"] in sample_us:
+            channel = sensor[calib[sd["calibrated_sensor_token"]]["sensor_token"]]["channel"]
+            key_data.setdefault(sd["sample_token"], {})[channel] = sd
+    out = []
+    for s in samples:
+        data = key_data.get(s["token"], {})
+        lid = data.get("LIDAR_TOP")
+        if lid is None:
+            raise FormatError(f"{tables}: sample {s['token']} has no LIDAR_TOP keyframe sample_data")
+        T_e_l = transform_from_nuscenes_record(calib[lid["calibrated_sensor_token"]])
+        T_g_e = transform_from_nuscenes_record(ego[lid["ego_pose_token"]], what="ego_pose")
+        T_l_g = np.linalg.inv(T_g_e @ T_e_l)
+        t_l = int(lid["timestamp"]) * 1000
+        cams = {}
+        for ch, sd in sorted(data.items()):
+            if _kind(ch) != "camera":
+                continue
+            cs = calib[sd["calibrated_sensor_token"]]
+            T_e_c = transform_from_nuscenes_record(cs)
+            T_g_ec = transform_from_nuscenes_record(ego[sd["ego_pose_token"]], what="ego_pose")
+            size = (int(sd.get("width") or NUSCENES_IMAGE_SIZE[0]), int(sd.get("height") or NUSCENES_IMAGE_SIZE[1]))
+            cams[ch] = {
+                "camera": camera_from_calibrated_sensor(cs, size),
+                "stamp_ns": int(sd["timestamp"]) * 1000,
+                "T_cam_lidar": np.linalg.inv(T_g_ec @ T_e_c) @ T_g_e @ T_e_l,
+                "T_ego_cam": T_e_c,
+                "image": sd["filename"],
+            }
+        boxes = []
+        for j, a in enumerate(anns_of.get(s["token"], [])):
+            if "category_name" not in a and a.get("instance_token") in instance:
+                a = a | {"category_name": category.get(instance[a["instance_token"]]["category_token"], "")}
+            g = box_from_nuscenes_record(a, stamp_ns=t_l)
+            v = T_l_g[:3, :3] @ _annotation_velocity(a, ann_by_token, sample_us)
+            attrs = dict(g.attributes) | {"velocity": [float(v[0]), float(v[1])], "index": j}
+            boxes.append(Box3D(T_l_g[:3, :3] @ g.center + T_l_g[:3, 3], g.size, T_l_g[:3, :3] @ g.rotation,
+                               "LIDAR_TOP", t_l, g.label, track_id=g.track_id, attributes=attrs))  # fmt: skip
+        out.append({
+            "token": s["token"], "stamp_ns": t_l, "lidar_path": lid["filename"], "T_ego_lidar": T_e_l,
+            "T_global_ego": T_g_e, "cameras": cams, "boxes": boxes, "cam_boxes": {},
+        })  # fmt: skip
+    return out

@@ -86,11 +86,14 @@ def dataset_kind(path: Path) -> str:
         return "sim"
     if any(path.glob("mmdet3d_originals/*_info.json")) or any(path.glob("*_info.json")):
         return "nuscenes"
+    if any(path.glob("v1.0-*/sample_annotation.json")):
+        return "nuscenes"
     if (path / "training").is_dir() or (path / "label_2").is_dir() or (path / "calib").is_dir():
         return "kitti"
     raise FormatError(
-        f"{path}: not a dataset fuse-labels knows (a KITTI object folder with label_2/, nuScenes samples with an "
-        "mmdetection3d info file *_info.json, or simulator output with ground_truth/)"
+        f"{path}: not a dataset fuse-labels knows (a KITTI object folder with label_2/, nuScenes in its table layout "
+        "v1.0-*/*.json or samples with an mmdetection3d info file *_info.json, or simulator output with "
+        "ground_truth/)"
     )
 
 
@@ -302,7 +305,9 @@ def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep:
 
 def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[LabelFrame]:
     """Label frames of nuScenes samples described by an mmdetection3d info file (``*_info.json``, info v1.1) next to
-    ``samples/`` (or in ``mmdet3d_originals/``): one per sample and camera.
+    ``samples/`` (or in ``mmdet3d_originals/``), or by the official tables (``v1.0-*/*.json``,
+    :func:`~sensorfuse.io.nuscenes.read_nuscenes_table_samples`: 3D boxes only, with the devkit's velocity from the
+    neighbouring annotations): one per keyframe and camera.
 
     Time: the boxes are annotated at the LiDAR keyframe; each camera fired 0.5-43 ms earlier. The cloud and boxes are
     carried with mmdet3d's ``lidar2cam`` (which goes through the global frame with the ego pose at each time: the ego
@@ -311,13 +316,16 @@ def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[La
     mmdet3d's ``cam_instances`` box with the same class whose 3D centre (camera frame) is within 0.5 m of ours; those
     boxes come from the devkit's projection of the keyframe annotation without object motion.
     """
-    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info, read_nuscenes_table_samples
 
     root = Path(root)
     infos = sorted(root.glob("mmdet3d_originals/*_info.json")) + sorted(root.glob("*_info.json"))
-    if not infos:
-        raise FormatError(f"{root}: no mmdetection3d info file (*_info.json)")
-    samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+    if infos:
+        samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+    elif any(root.glob("v1.0-*/sample_annotation.json")):
+        samples = read_nuscenes_table_samples(root)
+    else:
+        raise FormatError(f"{root}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
     chans = sorted({ch for s in samples for ch in s["cameras"]})
     for c in cameras or []:
         if c not in chans:
