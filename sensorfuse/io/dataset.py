@@ -485,28 +485,11 @@ class NuScenesReader(DatasetReader):
 
     def __init__(self, path: str | Path, *, version: str | None = None, scene: str | None = None) -> None:
         super().__init__(path)
-        import json
+
+        from sensorfuse.io.nuscenes import nuscenes_tables
 
         root = self.path
-        if (root / "sample_data.json").is_file():
-            tables, self.dataroot = root, root.parent
-        else:
-            versions = sorted(p.parent.name for p in root.glob("v1.0-*/sample_data.json"))
-            if not versions:
-                raise FormatError(f"{root}: no v1.0-*/sample_data.json; not a nuScenes root")
-            version = version or versions[0]
-            tables, self.dataroot = root / version, root
-
-        def table(name: str, required: bool = True) -> list[dict]:
-            f = tables / f"{name}.json"
-            if not f.is_file():
-                if required:
-                    raise FormatError(f"nuScenes table {f}: missing (needed to read {root})")
-                return []
-            try:
-                return json.loads(f.read_text())
-            except json.JSONDecodeError as exc:
-                raise FormatError(f"nuScenes table {f}: not JSON ({exc})") from None
+        tables, self.dataroot, table = nuscenes_tables(root, version=version)
 
         sensor = {r["token"]: r for r in table("sensor")}
         calib = {r["token"]: r for r in table("calibrated_sensor")}

@@ -8,7 +8,7 @@ non-cameras). An ``ego_pose`` record gives ``T_global_ego`` the same way, with a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,41 @@ def read_mmdet3d_nuscenes_info(path: str | os.PathLike[str]) -> list[dict[str, A
     return out
 
 
+def nuscenes_tables(
+    root: str | os.PathLike[str], *, version: str | None = None
+) -> tuple[Path, Path, Callable[..., list[dict[str, Any]]]]:
+    """Where the tables of a nuScenes root are: ``(tables folder, data root, table(name, required=True))``. ``root``
+    is the data root (holding ``v1.0-*/``; the first version unless ``version``) or a tables folder itself;
+    ``table`` loads one table (``[]`` for a missing one that is not required).
+
+    Raises:
+        FormatError: no ``v1.0-*/sample_data.json``; a required table missing or not JSON (naming the file).
+    """
+    import json
+
+    root = Path(root)
+    if (root / "sample_data.json").is_file():
+        tables, dataroot = root, root.parent
+    else:
+        versions = sorted(p.parent.name for p in root.glob("v1.0-*/sample_data.json"))
+        if not versions:
+            raise FormatError(f"{root}: no v1.0-*/sample_data.json; not a nuScenes root")
+        tables, dataroot = root / (version or versions[0]), root
+
+    def table(name: str, required: bool = True) -> list[dict[str, Any]]:
+        f = tables / f"{name}.json"
+        if not f.is_file():
+            if required:
+                raise FormatError(f"nuScenes table {f}: missing (needed to read {root})")
+            return []
+        try:
+            return json.loads(f.read_text())
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"nuScenes table {f}: not JSON ({exc})") from None
+
+    return tables, dataroot, table
+
+
 def _annotation_velocity(
     ann: Mapping[str, Any],
     by_token: Mapping[str, Mapping[str, Any]],
@@ -218,36 +253,18 @@ def read_nuscenes_table_samples(root: str | os.PathLike[str], *, version: str | 
     devkit's ``box_velocity`` (from the track's neighbouring annotations; NaN where it has none) turned into the
     LiDAR frame, as mmdetection3d's converter does.
     """
-    import json
-
     from sensorfuse.io.labels import box_from_nuscenes_record
     from sensorfuse.types import Box3D
 
     root = Path(root)
-    if (root / "sample_data.json").is_file():
-        tables = root
-    else:
-        versions = sorted(p.parent.name for p in root.glob("v1.0-*/sample_data.json"))
-        if not versions:
-            raise FormatError(f"{root}: no v1.0-*/sample_data.json; not a nuScenes root")
-        tables = root / (version or versions[0])
-
-    def table(name: str) -> list[dict[str, Any]]:
-        f = tables / f"{name}.json"
-        if not f.is_file():
-            raise FormatError(f"nuScenes table {f}: missing (needed for the labels of {root})")
-        try:
-            return json.loads(f.read_text())
-        except json.JSONDecodeError as exc:
-            raise FormatError(f"nuScenes table {f}: not JSON ({exc})") from None
-
+    tables, _, table = nuscenes_tables(root, version=version)
     sensor = {r["token"]: r for r in table("sensor")}
     calib = {r["token"]: r for r in table("calibrated_sensor")}
     ego = {r["token"]: r for r in table("ego_pose")}
     samples = sorted(table("sample"), key=lambda r: r["timestamp"])
     sample_us = {r["token"]: int(r["timestamp"]) for r in samples}
-    category = {r["token"]: r["name"] for r in table("category")}
-    instance = {r["token"]: r for r in table("instance")}
+    category = {r["token"]: r["name"] for r in table("category", False)}
+    instance = {r["token"]: r for r in table("instance", False)}
     anns = table("sample_annotation")
     ann_by_token = {a["token"]: a for a in anns}
     anns_of: dict[str, list[dict[str, Any]]] = {}
