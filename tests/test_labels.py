@@ -158,6 +158,26 @@ def test_fuse_labels_project_writes_labels_and_overlays(shared_data, tmp_path):
         project_dataset(shared_data / "kitti_object", out)
 
 
+def test_fuse_labels_project_proposes_3d_boxes_for_2d_only_labels(shared_data, tmp_path):
+    """The 3D boxes of KITTI 000001 taken away: each 2D label's row carries the candidate 3D box of its LiDAR points
+    (the same as fuse-labels check gives), in cam0; the truck's (seen from behind) lies inside its removed box."""
+    import dataclasses
+
+    from sensorfuse.pipelines.labels import check_dataset, kitti_frames, project_dataset
+
+    root = shared_data / "kitti_object"
+    (fr,) = kitti_frames(root, frames=["000001"])
+    stripped = dataclasses.replace(fr, pairs=[(o, None, b2) for o, _, b2 in fr.pairs])
+    project_dataset(root, tmp_path / "lab", frames=iter([stripped]))
+    rows = json.loads((tmp_path / "lab" / "labels" / "000001.json").read_text())
+    checked = check_dataset(root, frames=iter([stripped]))["frames"][0]["objects"]
+    assert [r["candidate_3d"] for r in rows] == [o["candidate_3d"] for o in checked]
+    truck, b3 = rows[0]["candidate_3d"], fr.pairs[0][1]
+    assert rows[0]["label"] == "Truck" and truck["points"] >= 50
+    local = b3.rotation.T @ (np.asarray(truck["center"]) - b3.center)
+    assert np.all(np.abs(local) <= 0.5 * b3.size + 0.5)
+
+
 # -- simulator: true boxes and masks --------------------------------------------------------------------------------
 
 

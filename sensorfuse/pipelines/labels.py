@@ -472,9 +472,11 @@ def project_dataset(
     overwrite: bool = False,
     threshold: float = 0.5,
     max_frames: int | None = None,
+    frames: Iterator[LabelFrame] | None = None,
 ) -> dict[str, Any]:
     """Propagated 2D labels and overlays: per frame ``labels/<frame>.json`` (each 3D label's 2D box in the camera,
-    truncation, occlusion from the LiDAR z-buffer, points, the annotated 2D box and the IoU) and
+    truncation, occlusion from the LiDAR z-buffer, points, the annotated 2D box and the IoU; for a 2D box without a
+    3D box, the ``candidate_3d`` its LiDAR points propose, as in :func:`check_dataset`) and
     ``overlay/<frame>.png`` (visible LiDAR points by depth, projected boxes green, annotated orange, flagged red; on
     the camera image, or black where the dataset has none). Written into ``OUT.partial`` and renamed when complete;
     the dataset is validated before anything is written."""
@@ -486,7 +488,8 @@ def project_dataset(
     from sensorfuse.viz.overlay import BOX_COLOURS, draw_boxes, draw_points
 
     kind = dataset_kind(Path(path))
-    frames = _frames(Path(path), kind, camera, max_frames)  # raises on a bad dataset before OUT is touched
+    if frames is None:
+        frames = _frames(Path(path), kind, camera, max_frames)  # raises on a bad dataset before OUT is touched
     pdir = PartialDir(out, overwrite=overwrite)
     try:
         (pdir.tmp / "labels").mkdir()
@@ -497,6 +500,7 @@ def project_dataset(
             labels = iter(project_labels(boxes, fr.T_cam_boxes, fr.camera, camera_frame=fr.camera_name,
                                          cloud_xyz=fr.xyz))  # fmt: skip
             rows, drawn = [], []
+            propose = _candidates_3d(fr) if any(b3 is None and ann is not None for _, b3, ann in fr.pairs) else None
             for oid, b3, ann in fr.pairs:
                 pl = next(labels) if b3 is not None else None
                 box2d = None if pl is None else pl.box2d
@@ -510,6 +514,8 @@ def project_dataset(
                     "points_visible": None if pl is None else pl.points_visible,
                     "annotated_xyxy": None if ann is None else [round(float(v), 2) for v in ann.xyxy], "iou": iou,
                 })  # fmt: skip
+                if b3 is None and ann is not None and propose is not None:
+                    rows[-1]["candidate_3d"] = propose(ann)
                 if ann is not None:
                     drawn.append((ann.xyxy, BOX_COLOURS["annotated"], ""))
                 if box2d is not None:
