@@ -486,7 +486,7 @@ class NuScenesReader(DatasetReader):
     def __init__(self, path: str | Path, *, version: str | None = None, scene: str | None = None) -> None:
         super().__init__(path)
 
-        from sensorfuse.io.nuscenes import nuscenes_tables
+        from sensorfuse.io.nuscenes import nuscenes_annotations, nuscenes_tables
 
         root = self.path
         tables, self.dataroot, table = nuscenes_tables(root, version=version)
@@ -501,11 +501,7 @@ class NuScenesReader(DatasetReader):
                 raise FormatError(f"{root}: no scene {scene!r}; scenes: {', '.join(sorted(scenes))}")
             samples = {k: v for k, v in samples.items() if v["scene_token"] == scenes[scene]}
         self._annotations: dict[str, list[dict]] = {}
-        categories = {r["token"]: r["name"] for r in table("category", required=False)}
-        instances = {r["token"]: r for r in table("instance", required=False)}
-        for a in table("sample_annotation", required=False):
-            if "category_name" not in a and a.get("instance_token") in instances:
-                a = a | {"category_name": categories.get(instances[a["instance_token"]]["category_token"], "")}
+        for a in nuscenes_annotations(table):
             self._annotations.setdefault(a["sample_token"], []).append(a)
         self._sample_time = {k: int(v["timestamp"]) * 1000 for k, v in samples.items()}
         by_channel: dict[str, list[dict]] = {}

@@ -224,6 +224,19 @@ def nuscenes_tables(
     return tables, dataroot, table
 
 
+def nuscenes_annotations(table: Callable[..., list[dict[str, Any]]], *, required: bool = False) -> list[dict[str, Any]]:
+    """The ``sample_annotation`` records of :func:`nuscenes_tables`' ``table``, each with its ``category_name`` (from
+    ``instance`` -> ``category`` where the record lacks it); [] without the table unless ``required``."""
+    categories = {r["token"]: r["name"] for r in table("category", False)}
+    instances = {r["token"]: r for r in table("instance", False)}
+    out = []
+    for a in table("sample_annotation", required):
+        if "category_name" not in a and a.get("instance_token") in instances:
+            a = a | {"category_name": categories.get(instances[a["instance_token"]]["category_token"], "")}
+        out.append(a)
+    return out
+
+
 def _annotation_velocity(
     ann: Mapping[str, Any],
     by_token: Mapping[str, Mapping[str, Any]],
@@ -263,9 +276,7 @@ def read_nuscenes_table_samples(root: str | os.PathLike[str], *, version: str | 
     ego = {r["token"]: r for r in table("ego_pose")}
     samples = sorted(table("sample"), key=lambda r: r["timestamp"])
     sample_us = {r["token"]: int(r["timestamp"]) for r in samples}
-    category = {r["token"]: r["name"] for r in table("category", False)}
-    instance = {r["token"]: r for r in table("instance", False)}
-    anns = table("sample_annotation")
+    anns = nuscenes_annotations(table, required=True)
     ann_by_token = {a["token"]: a for a in anns}
     anns_of: dict[str, list[dict[str, Any]]] = {}
     for a in anns:
@@ -302,8 +313,6 @@ def read_nuscenes_table_samples(root: str | os.PathLike[str], *, version: str | 
             }
         boxes = []
         for j, a in enumerate(anns_of.get(s["token"], [])):
-            if "category_name" not in a and a.get("instance_token") in instance:
-                a = a | {"category_name": category.get(instance[a["instance_token"]]["category_token"], "")}
             g = box_from_nuscenes_record(a, stamp_ns=t_l)
             v = T_l_g[:3, :3] @ _annotation_velocity(a, ann_by_token, sample_us)
             attrs = dict(g.attributes) | {"velocity": [float(v[0]), float(v[1])], "index": j}

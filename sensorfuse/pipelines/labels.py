@@ -397,9 +397,10 @@ def _frames(path: Path, kind: str, camera: str | None, max_frames: int | None = 
     return nuscenes_frames(path, cameras=None if camera is None else [camera])
 
 
-def _candidates_3d(fr: LabelFrame) -> Callable[[Box2D], dict[str, Any] | None] | None:
+def _candidates_3d(fr: LabelFrame, proj: Any = None) -> Callable[[Box2D], dict[str, Any] | None] | None:
     """For a frame's 2D boxes without a 3D box: a function giving the candidate 3D box of one (its LiDAR points, the
-    ground left out: :func:`~sensorfuse.fusion.labels.box_from_2d`), in the boxes' frame; None without a cloud."""
+    ground left out: :func:`~sensorfuse.fusion.labels.box_from_2d`), in the boxes' frame; None without a cloud.
+    ``proj``: the frame's cloud projected with ``zbuffer=True, splat=1``, when the caller has it already."""
     from scipy.spatial.transform import Rotation
 
     from sensorfuse.fusion.labels import box_from_2d, ground_points
@@ -407,7 +408,8 @@ def _candidates_3d(fr: LabelFrame) -> Callable[[Box2D], dict[str, Any] | None] |
 
     if fr.xyz is None or len(fr.xyz) == 0:
         return None
-    proj = project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
+    if proj is None:
+        proj = project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
     R = Rotation.align_vectors([[0.0, 0.0, 1.0]], [fr.up])[0].as_matrix()  # boxes' frame -> a z-up frame
     zup = fr.xyz @ R.T
     try:
@@ -500,7 +502,9 @@ def project_dataset(
             labels = iter(project_labels(boxes, fr.T_cam_boxes, fr.camera, camera_frame=fr.camera_name,
                                          cloud_xyz=fr.xyz))  # fmt: skip
             rows, drawn = [], []
-            propose = _candidates_3d(fr) if any(b3 is None and ann is not None for _, b3, ann in fr.pairs) else None
+            proj = None if fr.xyz is None else project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1)
+            two_d_only = any(b3 is None and ann is not None for _, b3, ann in fr.pairs)
+            propose = _candidates_3d(fr, proj) if two_d_only else None
             for oid, b3, ann in fr.pairs:
                 pl = next(labels) if b3 is not None else None
                 box2d = None if pl is None else pl.box2d
@@ -529,8 +533,8 @@ def project_dataset(
                 img = cv2.imread(str(fr.image), cv2.IMREAD_COLOR)
             if img is None:
                 img = np.zeros((fr.camera.height, fr.camera.width, 3), np.uint8)
-            if fr.xyz is not None:
-                img = draw_points(img, project_cloud(fr.xyz, fr.T_cam_boxes, fr.camera, zbuffer=True, splat=1))
+            if proj is not None:
+                img = draw_points(img, proj)
             if not cv2.imwrite(str(pdir.tmp / "overlay" / f"{safe}.png"), draw_boxes(img, drawn)):
                 raise FormatError(f"{out}: overlay for frame {fr.name} could not be written (disk full?)")
             done.append({"frame": fr.name, "objects": len(rows)})
