@@ -6,7 +6,10 @@ coefficients and the z-buffer on:
 - ``numba_ms``: :func:`sensorfuse.geometry.projection.project_cloud` (transform, project, mask, z-buffer, visibility);
 - ``numpy_ms``: :func:`project_cloud_numpy`, the vectorised numpy reference (same outputs);
 - ``opencv_ms``: ``cv2.projectPoints`` + the same masking (front, fold-back radius, image) and the numpy z-buffer;
-- ``memcpy_ms``: copying the input xyz array once (the memory floor).
+- ``memcpy_ms``: copying the input xyz array once (the memory floor);
+- ``output_floor_ms``: a numba loop that only allocates and writes the outputs :func:`project_cloud` returns (uv and
+  depth float64, valid and visible masks, the zeroed float32 depth image), with no arithmetic and no z-buffer: what
+  any kernel with this API must spend before it computes anything.
 
 Then a scaling table (10k -> 2M points, the frame's points tiled with jitter), a 1920x1080 camera and the six cameras
 of the nuScenes sample. Median of repeated runs after a warm-up (the kernels are compiled and cached beforehand).
@@ -21,6 +24,7 @@ import json
 import time
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 from sensorfuse.geometry.camera import CameraModel
@@ -55,6 +59,24 @@ def _opencv(xyz: np.ndarray, T: np.ndarray, cam: CameraModel) -> None:
     zbuffer_numpy(uv, z, valid, cam.width, cam.height)
 
 
+@nb.njit(cache=True)
+def _write_outputs(P: np.ndarray, uv: np.ndarray, depth: np.ndarray, valid: np.ndarray, visible: np.ndarray,
+                   image: np.ndarray) -> None:  # fmt: skip
+    image[:] = 0.0
+    for i in range(P.shape[0]):
+        uv[i, 0] = P[i, 0]
+        uv[i, 1] = P[i, 1]
+        depth[i] = P[i, 2]
+        valid[i] = True
+        visible[i] = True
+
+
+def _output_floor(xyz: np.ndarray, cam: CameraModel) -> None:
+    n = xyz.shape[0]
+    flags = (np.empty(n, np.bool_), np.empty(n, np.bool_))
+    _write_outputs(xyz, np.empty((n, 2)), np.empty(n), *flags, np.empty((cam.height, cam.width), np.float32))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -74,10 +96,12 @@ def main() -> None:
         "numpy_ms": _ms(lambda: project_cloud_numpy(xyz, T, cam, zbuffer=True), 7),
         "opencv_ms": _ms(lambda: _opencv(xyz, T, cam), 7),
         "memcpy_ms": _ms(lambda: xyz.copy(), 50),
+        "output_floor_ms": _ms(lambda: _output_floor(xyz, cam), 50),
     }
     res["numba_vs_numpy"] = res["numpy_ms"] / res["numba_ms"]
     res["numba_vs_opencv"] = res["opencv_ms"] / res["numba_ms"]
     res["numba_vs_memcpy"] = res["numba_ms"] / res["memcpy_ms"]
+    res["output_floor_vs_memcpy"] = res["output_floor_ms"] / res["memcpy_ms"]
     rng = np.random.default_rng(0)
     scaling = []
     for n in (10_000, 100_000, 1_000_000, 2_000_000):
@@ -98,6 +122,10 @@ def main() -> None:
     print(
         f"{res['numba_ms']:8.2f} {res['numpy_ms']:8.2f} {res['opencv_ms']:8.2f} {res['memcpy_ms']:8.3f} | "
         f"{res['numba_vs_numpy']:7.1f}x {res['numba_vs_opencv']:8.1f}x {res['numba_vs_memcpy']:7.1f}x"
+    )
+    print(
+        f"writing the outputs alone (no arithmetic, no z-buffer): {res['output_floor_ms']:.3f} ms = "
+        f"{res['output_floor_vs_memcpy']:.1f}x memcpy"
     )
     print(f"\n{'points':>10} {'numba ms':>9} {'ns/point':>9}")
     for row in scaling:

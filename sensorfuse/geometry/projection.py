@@ -78,16 +78,21 @@ def _project_range(
     model: int,
     cam: np.ndarray,
     c: np.ndarray,
-    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> int:
     """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
-    Kannala-Brandt only), valid and the pixel index (-1: none) into ``out``; ``cam`` = fx, skew, cx, fy, cy, the
-    model's valid radius, width, height; ``c`` the distortion (8, OpenCV order). Returns the valid count.
+    Kannala-Brandt only) and valid into ``out``; ``cam`` = fx, skew, cx, fy, cy, the model's valid radius, width,
+    height; ``c`` the distortion (8, OpenCV order). With non-empty ``packed`` (index, pixel, key: int32 (int64
+    beyond 2**31 points or pixels), int32, float32 arrays of N), the valid points are also packed into ``packed[lo:lo + count]`` for the z-buffer: their
+    index, pixel (row * width + column) and depth key (z; the range for Kannala-Brandt). Returns the valid count.
 
     In batches of ``_SUB``: gather into local arrays, a branch-free arithmetic loop over them (SIMD; every point is
     computed and the mask decides), then the scatter into the outputs. NaN/inf inputs fail the finiteness test
     (comparisons with NaN are false)."""
-    uv, depth, dist, valid, pixel = out
+    uv, depth, dist, valid = out
+    p_index, p_pixel, p_key = packed
+    pack = p_index.shape[0] > 0
     fx, skew, cx, fy, cy, r_max = cam[0], cam[1], cam[2], cam[3], cam[4], cam[5]
     width, height = int(cam[6]), int(cam[7])
     r2_max = r_max * r_max
@@ -103,6 +108,7 @@ def _project_range(
     rs = np.empty(_SUB)
     ok = np.empty(_SUB, np.bool_)
     count = 0
+    at = lo  # next slot in ``packed``
     for s in range(lo, hi, _SUB):
         m = min(_SUB, hi - s)
         for j in range(m):
@@ -170,14 +176,19 @@ def _project_range(
                 dist[s + j] = rs[j]
         for j in range(m):  # branch-free: the mask selects (a NaN or huge u, v is never used)
             good = ok[j]
-            u = xs[j] if good else np.nan
-            v = ys[j] if good else np.nan
-            uv[s + j, 0] = u
-            uv[s + j, 1] = v
-            cu = min(max(xs[j] + 0.5, 0.0), width - 1.0) if good else 0.0  # >= 0: truncation is the floor
-            cv = min(max(ys[j] + 0.5, 0.0), height - 1.0) if good else 0.0
-            pixel[s + j] = int(cv) * width + int(cu) if good else -1
+            uv[s + j, 0] = xs[j] if good else np.nan
+            uv[s + j, 1] = ys[j] if good else np.nan
             count += good
+        if pack:  # valid points come in runs (a sweep is stored in firing order): the branch predicts well
+            key = rs if model == 2 else zs
+            for j in range(m):
+                if ok[j]:
+                    cu = min(max(xs[j] + 0.5, 0.0), width - 1.0)  # >= 0: truncation is the floor
+                    cv = min(max(ys[j] + 0.5, 0.0), height - 1.0)
+                    p_index[at] = s + j
+                    p_pixel[at] = int(cv) * width + int(cu)
+                    p_key[at] = key[j]
+                    at += 1
     return count
 
 
@@ -191,50 +202,57 @@ def _project_kernel(
     model: int,
     cam: np.ndarray,
     c: np.ndarray,
-    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> int:
-    """:func:`_project_range` over blocks of points in parallel (the points are independent); returns the valid
-    count."""
+    out: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """:func:`_project_range` over blocks of ``_BLOCK`` points in parallel (the points are independent); returns
+    the valid count per block."""
     n = P.shape[0]
     blocks = (n + _BLOCK - 1) // _BLOCK
     counts = np.zeros(blocks, np.int64)
     for b in nb.prange(blocks):
         lo = b * _BLOCK
         hi = min(lo + _BLOCK, n)
-        counts[b] = _project_range(lo, hi, P, T, model, cam, c, out)
-    return int(counts.sum())
+        counts[b] = _project_range(lo, hi, P, T, model, cam, c, out, packed)
+    return counts
 
 
 @nb.njit(cache=True, nogil=True)
 def _zbuffer_kernel(
-    pixel: np.ndarray, depth: np.ndarray, splat: int, tol: float, image: np.ndarray, visible: np.ndarray
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray],
+    counts: np.ndarray,
+    splat: int,
+    tol: float,
+    image: np.ndarray,
+    visible: np.ndarray,
 ) -> None:
-    """Nearest depth per pixel (splatted) from each point's pixel index (-1: none), then per point whether its depth
-    is within ``tol`` (relative) of the nearest at its pixel. Serial, so deterministic (and a parallel pass for the
-    visibility costs more in thread start-up than it saves on 2 cores)."""
+    """Nearest depth per pixel (splatted) from the valid points packed by :func:`_project_range` (block ``b``'s
+    ``counts[b]`` points from ``b * _BLOCK``), then per valid point whether its depth is within ``tol`` (relative)
+    of the nearest at its pixel (``visible`` starts all false). Serial, in point order, so deterministic (and a
+    parallel pass for the visibility costs more in thread start-up than it saves on 2 cores)."""
+    p_index, p_pixel, p_key = packed
     h, w = image.shape
     flat = image.ravel()
-    for i in range(pixel.shape[0]):
-        k = pixel[i]
-        if k < 0:
-            continue
-        d = np.float32(depth[i])
-        if splat == 0:
-            cur = flat[k]
-            if cur == 0.0 or d < cur:
-                flat[k] = d
-            continue
-        cu = k % w
-        cv = k // w
-        for r in range(max(cv - splat, 0), min(cv + splat + 1, h)):
-            for q in range(max(cu - splat, 0), min(cu + splat + 1, w)):
-                cur = image[r, q]
+    for b in range(counts.shape[0]):
+        for a in range(b * _BLOCK, b * _BLOCK + counts[b]):
+            k = p_pixel[a]
+            d = p_key[a]
+            if splat == 0:
+                cur = flat[k]
                 if cur == 0.0 or d < cur:
-                    image[r, q] = d
+                    flat[k] = d
+                continue
+            cu = k % w
+            cv = k // w
+            for r in range(max(cv - splat, 0), min(cv + splat + 1, h)):
+                for q in range(max(cu - splat, 0), min(cu + splat + 1, w)):
+                    cur = image[r, q]
+                    if cur == 0.0 or d < cur:
+                        image[r, q] = d
     scale = 1.0 + tol
-    for i in range(pixel.shape[0]):
-        k = pixel[i]
-        visible[i] = k >= 0 and np.float32(depth[i]) <= flat[k] * scale
+    for b in range(counts.shape[0]):
+        for a in range(b * _BLOCK, b * _BLOCK + counts[b]):
+            visible[p_index[a]] = np.float64(p_key[a]) <= np.float64(flat[p_pixel[a]]) * scale
 
 
 def _inputs(points: object, T_cam_src: object, splat: int, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -281,19 +299,21 @@ def project_cloud(
     depth = np.empty(n)
     dist = np.empty(n if camera.model == "kannala_brandt" else 0)
     valid = np.empty(n, np.bool_)
-    pixel = np.empty(n, np.int64)
+    m = n if zbuffer else 0  # the valid points packed for the z-buffer: index, pixel, depth key
+    index_t = np.int32 if max(n, camera.width * camera.height) < 2**31 else np.int64
+    packed = (np.empty(m, index_t), np.empty(m, index_t), np.empty(m, np.float32))
     K = camera.K
     c = camera._bc  # the distortion padded to 8 coefficients (OpenCV order; Kannala-Brandt uses the first 4)
     model = _MODEL_ID[camera.model]
     r_max = camera.max_undistorted_radius if model else np.inf
     params = np.array([K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], r_max, camera.width, camera.height], np.float64)
-    _project_kernel(P, np.ascontiguousarray(T[:3]), model, params, c, (uv, depth, dist, valid, pixel))
+    counts = _project_kernel(P, np.ascontiguousarray(T[:3]), model, params, c, (uv, depth, dist, valid), packed)
     if not zbuffer:
         return Projection(uv, depth, valid)
     image = np.zeros((camera.height, camera.width), np.float32)
-    visible = np.empty(n, np.bool_)
-    key = dist if model == 2 else depth  # a fisheye sees points with z <= 0: occlusion by range along the ray
-    _zbuffer_kernel(pixel, key, int(splat), float(occlusion_tol), image, visible)
+    visible = np.zeros(n, np.bool_)
+    # a fisheye sees points with z <= 0: occlusion by range along the ray (the key packed for Kannala-Brandt)
+    _zbuffer_kernel(packed, counts, int(splat), float(occlusion_tol), image, visible)
     return Projection(uv, depth, valid, visible, image)
 
 
