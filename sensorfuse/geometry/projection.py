@@ -14,6 +14,10 @@ of view reaches past 90 degrees) and, per point, whether it is visible: its dept
 within ``occlusion_tol`` (relative) of the nearest depth at its pixel, so a point hidden behind a nearer surface is not
 painted onto it. The z-buffer runs serially over the points: the result does not depend on thread scheduling.
 
+Precision: float64 points are projected in float64 (equal to the reference to ~1e-12 px). float32 points (what the
+readers return) are transformed in float64 and projected in float32 (16 SIMD lanes instead of 8): within ~3e-4 px
+of the float64 result.
+
 The kernels are compiled on first use and cached on disk (``cache=True``): a second process loads them.
 """
 
@@ -69,7 +73,7 @@ class Projection:
 _SUB = 512  # points per inner batch: small SoA scratch arrays the compiler can vectorise over (they alias nothing)
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _project_range(
     lo: int,
     hi: int,
@@ -83,9 +87,12 @@ def _project_range(
 ) -> int:
     """Points ``lo:hi``: transform by T (3x4, camera <- source), project, mask; writes uv, depth (z), dist (range,
     Kannala-Brandt only) and valid into ``out``; ``cam`` = fx, skew, cx, fy, cy, the model's valid radius, width,
-    height; ``c`` the distortion (8, OpenCV order). With non-empty ``packed`` (index, pixel, key: int32 (int64
-    beyond 2**31 points or pixels), int32, float32 arrays of N), the valid points are also packed into ``packed[lo:lo + count]`` for the z-buffer: their
-    index, pixel (row * width + column) and depth key (z; the range for Kannala-Brandt). Returns the valid count.
+    height, then the constants 1, 2, 0.5, 0, inf, NaN; ``c`` the distortion (8, OpenCV order). The transform runs
+    in float64 (``T``); its result is rounded once to the dtype of ``cam`` and ``c`` (float32 or float64), in which
+    the projection runs (every constant comes from ``cam``, so no float64 literal widens a float32 expression). With non-empty ``packed`` (index, pixel, key: int32 (int64 beyond 2**31
+    points or pixels), int32, float32 arrays of N), the valid points are also packed into ``packed[lo:lo + count]``
+    for the z-buffer: their index, pixel (row * width + column) and depth key (z; the range for Kannala-Brandt).
+    Returns the valid count.
 
     In batches of ``_SUB``: gather into local arrays, a branch-free arithmetic loop over them (SIMD; every point is
     computed and the mask decides), then the scatter into the outputs. NaN/inf inputs fail the finiteness test
@@ -95,17 +102,17 @@ def _project_range(
     pack = p_index.shape[0] > 0
     fx, skew, cx, fy, cy, r_max = cam[0], cam[1], cam[2], cam[3], cam[4], cam[5]
     width, height = int(cam[6]), int(cam[7])
+    one, two, half, zero, inf, nan = cam[8], cam[9], cam[10], cam[11], cam[12], cam[13]
     r2_max = r_max * r_max
-    u_hi, v_hi = width - 0.5, height - 0.5
+    u_lo, u_hi, v_hi = -half, cam[6] - half, cam[7] - half
     t00, t01, t02, t03 = T[0, 0], T[0, 1], T[0, 2], T[0, 3]
     t10, t11, t12, t13 = T[1, 0], T[1, 1], T[1, 2], T[1, 3]
     t20, t21, t22, t23 = T[2, 0], T[2, 1], T[2, 2], T[2, 3]
     k1, k2, p1, p2, k3, k4, k5, k6 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-    inf = np.inf
-    xs = np.empty(_SUB)
-    ys = np.empty(_SUB)
-    zs = np.empty(_SUB)
-    rs = np.empty(_SUB)
+    xs = np.empty(_SUB, cam.dtype)
+    ys = np.empty(_SUB, cam.dtype)
+    zs = np.empty(_SUB, cam.dtype)
+    rs = np.empty(_SUB, cam.dtype)
     ok = np.empty(_SUB, np.bool_)
     count = 0
     at = lo  # next slot in ``packed``
@@ -115,56 +122,55 @@ def _project_range(
             xs[j] = P[s + j, 0]
             ys[j] = P[s + j, 1]
             zs[j] = P[s + j, 2]
+        for j in range(m):  # the transform in float64 (T is float64), rounded once into the scratch's dtype
+            px, py, pz = xs[j], ys[j], zs[j]
+            xs[j] = t00 * px + t01 * py + t02 * pz + t03
+            ys[j] = t10 * px + t11 * py + t12 * pz + t13
+            zs[j] = t20 * px + t21 * py + t22 * pz + t23
         # after the arithmetic loop (one per model, so each is a straight SIMD loop): xs, ys = u, v; zs = z
         if model == 1:  # Brown-Conrady (OpenCV rational + tangential)
             for j in range(m):
-                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
-                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
-                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
-                iz = 1.0 / Z
+                X, Y, Z = xs[j], ys[j], zs[j]
+                iz = one / Z
                 x = X * iz
                 y = Y * iz
                 r2 = x * x + y * y
-                g = (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-                xy2 = 2.0 * x * y
-                xd = x * g + p1 * xy2 + p2 * (r2 + 2.0 * x * x)
-                yd = y * g + p1 * (r2 + 2.0 * y * y) + p2 * xy2
+                g = (one + r2 * (k1 + r2 * (k2 + r2 * k3))) / (one + r2 * (k4 + r2 * (k5 + r2 * k6)))
+                xy2 = two * x * y
+                xd = x * g + p1 * xy2 + p2 * (r2 + two * x * x)
+                yd = y * g + p1 * (r2 + two * y * y) + p2 * xy2
                 u = fx * xd + skew * yd + cx
                 v = fy * yd + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
-                ok[j] = fin & (Z > 0.0) & (r2 <= r2_max) & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                ok[j] = fin & (zero < Z) & (r2 <= r2_max) & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z
         elif model == 0:  # pinhole
             for j in range(m):
-                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
-                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
-                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
-                iz = 1.0 / Z
+                X, Y, Z = xs[j], ys[j], zs[j]
+                iz = one / Z
                 u = fx * (X * iz) + skew * (Y * iz) + cx
                 v = fy * (Y * iz) + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
-                ok[j] = fin & (Z > 0.0) & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                ok[j] = fin & (zero < Z) & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z
         else:  # Kannala-Brandt: angle from the axis, valid up to the model's monotonic angle; rs = range
             for j in range(m):
-                X = t00 * xs[j] + t01 * ys[j] + t02 * zs[j] + t03
-                Y = t10 * xs[j] + t11 * ys[j] + t12 * zs[j] + t13
-                Z = t20 * xs[j] + t21 * ys[j] + t22 * zs[j] + t23
+                X, Y, Z = xs[j], ys[j], zs[j]
                 rxy = np.sqrt(X * X + Y * Y)
                 rs[j] = np.sqrt(X * X + Y * Y + Z * Z)
                 theta = np.arctan2(rxy, Z)
                 t2 = theta * theta
-                td = theta * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
-                sc = td / rxy if rxy > 0.0 else 0.0
+                td = theta * (one + t2 * (k1 + t2 * (k2 + t2 * (p1 + t2 * p2))))
+                sc = td / rxy if rxy > zero else zero
                 u = fx * (X * sc) + skew * (Y * sc) + cx
                 v = fy * (Y * sc) + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
-                good = fin & (theta <= r_max) & ((rxy > 0.0) | (Z > 0.0))
-                ok[j] = good & (u >= -0.5) & (u < u_hi) & (v >= -0.5) & (v < v_hi)
+                good = fin & (theta <= r_max) & ((rxy > zero) | (zero < Z))
+                ok[j] = good & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z
@@ -176,8 +182,8 @@ def _project_range(
                 dist[s + j] = rs[j]
         for j in range(m):  # branch-free: the mask selects (a NaN or huge u, v is never used)
             good = ok[j]
-            uv[s + j, 0] = xs[j] if good else np.nan
-            uv[s + j, 1] = ys[j] if good else np.nan
+            uv[s + j, 0] = xs[j] if good else nan
+            uv[s + j, 1] = ys[j] if good else nan
             count += good
         if pack:  # valid points come in runs (a sweep is stored in firing order): the branch predicts well
             key = rs if model == 2 else zs
@@ -306,8 +312,13 @@ def project_cloud(
     c = camera._bc  # the distortion padded to 8 coefficients (OpenCV order; Kannala-Brandt uses the first 4)
     model = _MODEL_ID[camera.model]
     r_max = camera.max_undistorted_radius if model else np.inf
-    params = np.array([K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], r_max, camera.width, camera.height], np.float64)
-    counts = _project_kernel(P, np.ascontiguousarray(T[:3]), model, params, c, (uv, depth, dist, valid), packed)
+    # float32 points: the transform in float64, the projection (division, distortion) in float32: 16 SIMD lanes
+    # instead of 8, ~1e-4 px from float64 (<= 1e-3 px)
+    dt = np.float32 if P.dtype == np.float32 else np.float64
+    params = np.array([K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2], r_max, camera.width, camera.height,
+                       1.0, 2.0, 0.5, 0.0, np.inf, np.nan], dt)  # fmt: skip
+    T34 = np.ascontiguousarray(T[:3], np.float64)
+    counts = _project_kernel(P, T34, model, params, c.astype(dt), (uv, depth, dist, valid), packed)
     if not zbuffer:
         return Projection(uv, depth, valid)
     image = np.zeros((camera.height, camera.width), np.float32)
