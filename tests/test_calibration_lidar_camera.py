@@ -144,6 +144,24 @@ def test_simulator_seeded_trials(step_log):
         assert res.converged and rot <= 0.1 and trans <= 0.025, (rot, trans)
 
 
+def test_intensity_edges_are_marked_and_reweighted():
+    """edge_frame marks which edge points are intensity edges; the drift check reweights only those."""
+    from sensorfuse.calibration.lidar_camera import INTENSITY_EDGE_WEIGHT, EdgeFrame, reweight_intensity_edges
+
+    az = np.radians(np.arange(10.0, -10.01, -0.2))
+    r = np.where(np.abs(az) < np.radians(1.05), 10.0, 30.0)  # a pole before a wall: two depth edges
+    xyz = np.c_[r * np.cos(az), r * np.sin(az), np.zeros_like(az)]
+    inten = np.where(az > np.radians(5.0), 0.9, 0.1)  # a bright patch on the wall: one intensity edge
+    f = edge_frame(xyz, np.zeros((100, 100, 3), np.uint8), inten)
+    assert f.intensity.tolist() == [False, False, True]
+    assert f.weights[2] == INTENSITY_EDGE_WEIGHT and np.all(f.weights[:2] >= 1.0)
+    (g,) = reweight_intensity_edges([f], 0.7)
+    assert g.weights.tolist() == [f.weights[0], f.weights[1], 0.7]
+    assert f.weights[2] == INTENSITY_EDGE_WEIGHT  # the input is left as it was
+    bare = EdgeFrame(f.points, f.weights, f.distance)  # kinds not known: unchanged
+    assert reweight_intensity_edges([bare], 0.7)[0] is bare
+
+
 def test_edges_are_found_as_measured_then_moved():
     """A ring sweeping past a pole 10 m ahead of a wall at 30 m: the depth edges come from the pole's outermost
     points, half a step outwards, and ``move`` gets the index of those points (to deskew each edge by its own

@@ -20,7 +20,7 @@ baseline @ R0_rect``, ``X = Tr_velo_to_cam``), and only ``X`` changes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = [
     "image_edge_distance",
     "lidar_edge_points",
     "refine_targetless",
+    "reweight_intensity_edges",
 ]
 
 #: a return this much nearer than a ring neighbour is an edge point, m
@@ -121,10 +122,12 @@ def lidar_edge_points(
     jump_m: float = DEPTH_JUMP_M,
     intensity_jump: float = 0.25,
     return_index: bool = False,
+    return_kind: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Edge points of a spinning-LiDAR sweep stored ring by ring in firing order (KITTI, most drivers):
     ``(points (M, 3), weights (M,))``, and with ``return_index`` the index of the cloud point each edge point comes
-    from (the nearer one of a depth edge; the first of an intensity edge) to take its time.
+    from (the nearer one of a depth edge; the first of an intensity edge) to take its time, and with ``return_kind``
+    (last) whether each is an intensity edge.
 
     Depth edges: of two ring neighbours (adjacent in storage order, within 0.6 deg of azimuth) more than ``jump_m``
     apart in range, the nearer one, moved half the angular step towards the other (the occluding contour lies between
@@ -140,8 +143,9 @@ def lidar_edge_points(
     if P.ndim != 2 or P.shape[1] != 3:
         raise ValidationError(f"xyz: expected (N, 3), got {P.shape}")
     if P.shape[0] < 3:
-        empty = (np.zeros((0, 3)), np.zeros(0))
-        return (*empty, np.zeros(0, np.int64)) if return_index else empty
+        out: tuple[np.ndarray, ...] = (np.zeros((0, 3)), np.zeros(0))
+        out += (np.zeros(0, np.int64),) if return_index else ()
+        return out + ((np.zeros(0, bool),) if return_kind else ())
     r = np.linalg.norm(P, axis=1)
     az = np.arctan2(P[:, 1], P[:, 0])
     step = np.angle(np.exp(1j * np.diff(az)))
@@ -169,8 +173,14 @@ def lidar_edge_points(
         pts.append(0.5 * (P[i] + P[i + 1]))
         w.append(np.full(i.size, INTENSITY_EDGE_WEIGHT))
         src.append(i)
+    n_int = i.size if intensity is not None else 0
     out = (np.vstack(pts), np.concatenate(w))
-    return (*out, np.concatenate(src).astype(np.int64)) if return_index else out
+    out += (np.concatenate(src).astype(np.int64),) if return_index else ()
+    if return_kind:
+        kind = np.zeros(out[1].size, bool)
+        kind[out[1].size - n_int :] = True  # the intensity edges come last
+        out += (kind,)
+    return out
 
 
 def image_edge_distance(
@@ -203,6 +213,18 @@ class EdgeFrame:
     weights: np.ndarray
     distance: np.ndarray
     name: str = ""
+    intensity: np.ndarray | None = None  # (M,) bool: intensity edges (the rest are depth edges); None: not known
+
+
+def reweight_intensity_edges(frames: list[EdgeFrame], weight: float) -> list[EdgeFrame]:
+    """The frames with their intensity edges weighted ``weight`` (frames that do not know their edge kinds are
+    returned as they are)."""
+    out = []
+    for f in frames:
+        if f.intensity is not None and f.intensity.any():
+            f = replace(f, weights=np.where(f.intensity, weight, f.weights))
+        out.append(f)
+    return out
 
 
 def edge_frame(
@@ -223,11 +245,11 @@ def edge_frame(
     would be wrong: it changes the angle between a near and a far neighbour by the ego motion's parallax (at 10 m/s,
     10 ms from the image, up to ~0.2 deg between points at 10 and 50 m, more than the step between two columns), and
     the edge is placed half that angle off."""
-    pts, w, src = lidar_edge_points(xyz, intensity, ring=ring, jump_m=jump_m, return_index=True)
+    pts, w, src, kind = lidar_edge_points(xyz, intensity, ring=ring, jump_m=jump_m, return_index=True, return_kind=True)
     if move is not None and len(src):
         pts = np.asarray(move(pts, src), np.float64)
     keep = np.linalg.norm(pts, axis=1) < max_range_m
-    return EdgeFrame(pts[keep], w[keep], image_edge_distance(image, **edge_options), name)
+    return EdgeFrame(pts[keep], w[keep], image_edge_distance(image, **edge_options), name, kind[keep])
 
 
 @dataclass
