@@ -403,96 +403,14 @@ def test_check_proposes_a_3d_box_for_a_2d_box_without_one(shared_data):
     assert checked >= 8
 
 
-def _tables_from_info(info_root, out):
-    """The official table layout (v1.0-test/*.json) of the nuScenes sample, written from its mmdetection3d info
-    file (the only form of it in ../shared/data): calibrations, ego poses (the camera's from mmdet3d's lidar2cam,
-    which went through the global frame), sample_data and the annotations in the global frame."""
-    import json
-    from pathlib import Path
-
-    from sensorfuse.geometry.transforms import quat_wxyz_from_matrix
-    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
-
-    s = read_mmdet3d_nuscenes_info(next((info_root / "mmdet3d_originals").glob("*_info.json")))[0]
-
-    def rec(T, token, **extra):
-        return {
-            "token": token,
-            "translation": T[:3, 3].tolist(),
-            "rotation": quat_wxyz_from_matrix(T[:3, :3]).tolist(),
-        } | extra
-
-    us = lambda ns: round(ns / 1000)  # noqa: E731
-    T_g_l = s["T_global_ego"] @ s["T_ego_lidar"]
-    tables = {k: [] for k in ("sensor", "calibrated_sensor", "ego_pose", "sample_data", "sample_annotation")}
-    tables |= {
-        "category": [],
-        "instance": [],
-        "sample": [{"token": "s0", "timestamp": us(s["stamp_ns"]), "scene_token": "sc"}],
-    }
-    chans = {
-        "LIDAR_TOP": (
-            s["T_ego_lidar"],
-            s["T_global_ego"],
-            s["stamp_ns"],
-            f"samples/LIDAR_TOP/{Path(s['lidar_path']).name}",
-            None,
-        )
-    }
-    for ch, c in s["cameras"].items():
-        T_g_ec = T_g_l @ np.linalg.inv(c["T_cam_lidar"]) @ np.linalg.inv(c["T_ego_cam"])
-        chans[ch] = (c["T_ego_cam"], T_g_ec, c["stamp_ns"], f"samples/{ch}/{Path(c['image']).name}", c["camera"].K)
-    for ch, (T_e_s, T_g_e, t, fname, K) in chans.items():
-        tables["sensor"].append(
-            {"token": f"sn_{ch}", "channel": ch, "modality": "camera" if K is not None else "lidar"}
-        )
-        tables["calibrated_sensor"].append(
-            rec(T_e_s, f"cs_{ch}", sensor_token=f"sn_{ch}", camera_intrinsic=[] if K is None else K.tolist())
-        )
-        tables["ego_pose"].append(rec(T_g_e, f"ep_{ch}", timestamp=us(t)))
-        tables["sample_data"].append(
-            {
-                "token": f"sd_{ch}",
-                "sample_token": "s0",
-                "calibrated_sensor_token": f"cs_{ch}",
-                "ego_pose_token": f"ep_{ch}",
-                "timestamp": us(t),
-                "filename": fname,
-                "is_key_frame": True,
-                "width": 1600,
-                "height": 900,
-            }
-        )
-    for j, b in enumerate(s["boxes"]):
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = T_g_l[:3, :3] @ b.rotation, T_g_l[:3, :3] @ b.center + T_g_l[:3, 3]
-        tables["sample_annotation"].append(
-            rec(
-                T,
-                f"a{j}",
-                sample_token="s0",
-                size=[b.size[1], b.size[0], b.size[2]],
-                category_name=b.label,
-                instance_token=f"i{j}",
-                prev="",
-                next="",
-            )
-        )
-    (out / "v1.0-test").mkdir(parents=True)
-    for k, v in tables.items():
-        (out / "v1.0-test" / f"{k}.json").write_text(json.dumps(v))
-    (out / "samples").symlink_to(info_root / "samples", target_is_directory=True)
-    return s
-
-
-def test_nuscenes_table_layout(shared_data, tmp_path):
+def test_nuscenes_table_layout(nuscenes_tables):
     """The label commands read nuScenes in its own table layout (v1.0-*/*.json): the same boxes in LIDAR_TOP and the
     same camera chains (through the global frame) as from the mmdetection3d info file they were written from, 3D
     boxes only (nuScenes annotates in 3D), velocity from the track's neighbours (here none: NaN, boxes not moved)."""
     from sensorfuse.io.nuscenes import read_nuscenes_table_samples
     from sensorfuse.pipelines.labels import check_dataset
 
-    info = _tables_from_info(shared_data / "nuscenes_mini_scene0061_sample0", tmp_path)
+    tmp_path, info = nuscenes_tables
     (got,) = read_nuscenes_table_samples(tmp_path)
     assert abs(got["stamp_ns"] - info["stamp_ns"]) < 1000  # microseconds in the tables, float seconds in the info
     assert len(got["boxes"]) == len(info["boxes"]) == 69

@@ -277,6 +277,20 @@ def test_nuscenes_sample_six_cameras(shared_data, tmp_path):
             assert on_edges >= 0.95, (label, on_edges)
 
 
+def test_nuscenes_tables_open_with_their_boxes(nuscenes_tables):
+    """The official table layout (written from the sample's mmdetection3d info, as in tests/test_labels.py) opens as
+    keyframes with their annotations, not as a log without boxes."""
+    root, _ = nuscenes_tables
+    with open_view(root) as src:
+        assert src.kind == "nuscenes" and len(src) == 1 and len(src.cameras) == 6
+        fr = src.frame(0)
+    assert fr.forward == 1 and len(fr.boxes) == 69
+    assert all(c.image is not None for c in fr.cameras)
+    assert sum(len(c.labels_2d) for c in fr.cameras) == 0  # nuScenes annotates in 3D only
+    flags = {f for c in fr.cameras for r in c.checks for f in r.flags}
+    assert "no_2d_box" in flags
+
+
 def test_2d_panel_shows_key_help(sample_data):
     from sensorfuse.viz.app import panel_2d
 

@@ -488,22 +488,37 @@ class SyncedViewSource(ViewSource):
 # -- nuScenes (mmdetection3d info) -------------------------------------------------------------------------------
 
 
+def _has_nuscenes_labels(p: Path) -> bool:
+    """An mmdetection3d info file or the official tables with annotations: the layouts ``fuse-labels`` reads."""
+    return (
+        any(p.glob("mmdet3d_originals/*_info.json"))
+        or any(p.glob("*_info.json"))
+        or any(p.glob("v1.0-*/sample_annotation.json"))
+    )
+
+
 class NuScenesViewSource(ViewSource):
-    """nuScenes samples of an mmdetection3d info file (the layout ``fuse-labels`` reads): one frame per keyframe in
-    ``LIDAR_TOP`` (y forward), its sweep with intensity and annotated boxes, all six cameras with their images and the
-    label cross-check of :func:`~sensorfuse.pipelines.labels.nuscenes_frames` (boxes moved to each camera's time
-    there; the 3D view and the wireframes show them at the LiDAR time)."""
+    """nuScenes keyframes with their annotations, from an mmdetection3d info file or the official tables
+    (``v1.0-*/*.json``; the layouts ``fuse-labels`` reads): one frame per keyframe in ``LIDAR_TOP`` (y forward), its
+    sweep with intensity and annotated boxes, all six cameras with their images and the label cross-check of
+    :func:`~sensorfuse.pipelines.labels.nuscenes_frames` (boxes moved to each camera's time there; the 3D view and the
+    wireframes show them at the LiDAR time). The tables hold no 2D boxes: every object is then ``no_2d_box``."""
 
     kind = "nuscenes"
 
     def __init__(self, path: str | Path, *, threshold: float = 0.5) -> None:
-        from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+        from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info, read_nuscenes_table_samples
 
         self.path = Path(path)
         infos = sorted(self.path.glob("mmdet3d_originals/*_info.json")) + sorted(self.path.glob("*_info.json"))
-        if not infos:
-            raise FormatError(f"{self.path}: no mmdetection3d info file (*_info.json)")
-        self.samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+        if infos:
+            self.samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+        elif any(self.path.glob("v1.0-*/sample_annotation.json")):
+            self.samples = read_nuscenes_table_samples(self.path)
+        else:
+            raise FormatError(f"{self.path}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
+        if not self.samples:
+            raise FormatError(f"{self.path}: no keyframe (sample) to show")
         self.names = [s["token"][:8] for s in self.samples]
         self.cameras = sorted({ch for s in self.samples for ch in s["cameras"]})
         self.threshold = threshold
@@ -555,7 +570,7 @@ def open_view(
         src: ViewSource = LogViewSource(p, progress=progress)
     elif p.is_dir() and (p / "frames.csv").is_file() and (p / "sync_report.json").is_file():
         src = SyncedViewSource(p)
-    elif p.is_dir() and (any(p.glob("mmdet3d_originals/*_info.json")) or any(p.glob("*_info.json"))):
+    elif p.is_dir() and _has_nuscenes_labels(p):
         src = NuScenesViewSource(p, threshold=threshold)
     elif detect_format(p) == "kitti-object":
         return KittiViewSource(p, camera=camera, threshold=threshold)
