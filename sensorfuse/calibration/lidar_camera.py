@@ -133,9 +133,9 @@ def lidar_edge_points(
     apart in range, the nearer one, moved half the angular step towards the other (the occluding contour lies between
     the two rays); weight sqrt(jump) capped at 3 m. Intensity edges (with ``intensity``): neighbours at one range
     whose intensities differ by more than ``intensity_jump`` (of the 1st-99th percentile span): their midpoint, weight
-    ``INTENSITY_EDGE_WEIGHT`` (lane markings, signs). With ``ring`` (the laser index of each point), depth edges between adjacent rings
-    too: horizontal contours, which ring neighbours cannot see (without them a scene of poles and walls leaves the
-    pitch nearly free).
+    ``INTENSITY_EDGE_WEIGHT`` (lane markings, signs). With ``ring`` (the laser index of each point), depth edges
+    between adjacent rings too: horizontal contours, which ring neighbours cannot see (without them a scene of poles
+    and walls leaves the pitch nearly free).
 
     The cloud must be as measured, not deskewed: the angular step between two neighbours is the sensor's own only
     in the frame they were fired from. Move the edge points afterwards (:func:`edge_frame`'s ``move``)."""
@@ -152,6 +152,7 @@ def lidar_edge_points(
     near = np.abs(step) < MAX_NEIGHBOUR_GAP
     d = np.diff(r)
     pts, w, src = [], [], []
+    n_int = 0  # intensity edges: appended last
     a = np.flatnonzero(near & (d > jump_m))  # i near, i + 1 far
     b = np.flatnonzero(near & (-d > jump_m))  # i far, i + 1 near
     for idx, half in ((a, 0.5 * step[a]), (b + 1, -0.5 * step[b])):
@@ -173,12 +174,12 @@ def lidar_edge_points(
         pts.append(0.5 * (P[i] + P[i + 1]))
         w.append(np.full(i.size, INTENSITY_EDGE_WEIGHT))
         src.append(i)
-    n_int = i.size if intensity is not None else 0
+        n_int = i.size
     out = (np.vstack(pts), np.concatenate(w))
     out += (np.concatenate(src).astype(np.int64),) if return_index else ()
     if return_kind:
         kind = np.zeros(out[1].size, bool)
-        kind[out[1].size - n_int :] = True  # the intensity edges come last
+        kind[out[1].size - n_int :] = True
         out += (kind,)
     return out
 

@@ -104,7 +104,7 @@ def _project_range(
     width, height = int(cam[6]), int(cam[7])
     one, two, half, zero, inf, nan = cam[8], cam[9], cam[10], cam[11], cam[12], cam[13]
     r2_max = r_max * r_max
-    u_lo, u_hi, v_hi = -half, cam[6] - half, cam[7] - half
+    px_lo, u_hi, v_hi = -half, cam[6] - half, cam[7] - half
     t00, t01, t02, t03 = T[0, 0], T[0, 1], T[0, 2], T[0, 3]
     t10, t11, t12, t13 = T[1, 0], T[1, 1], T[1, 2], T[1, 3]
     t20, t21, t22, t23 = T[2, 0], T[2, 1], T[2, 2], T[2, 3]
@@ -142,7 +142,7 @@ def _project_range(
                 u = fx * xd + skew * yd + cx
                 v = fy * yd + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
-                ok[j] = fin & (zero < Z) & (r2 <= r2_max) & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
+                ok[j] = fin & (zero < Z) & (r2 <= r2_max) & (u >= px_lo) & (u < u_hi) & (v >= px_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z
@@ -153,7 +153,7 @@ def _project_range(
                 u = fx * (X * iz) + skew * (Y * iz) + cx
                 v = fy * (Y * iz) + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
-                ok[j] = fin & (zero < Z) & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
+                ok[j] = fin & (zero < Z) & (u >= px_lo) & (u < u_hi) & (v >= px_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z
@@ -170,7 +170,7 @@ def _project_range(
                 v = fy * (Y * sc) + cy
                 fin = (abs(X) < inf) & (abs(Y) < inf) & (abs(Z) < inf)
                 good = fin & (theta <= r_max) & ((rxy > zero) | (zero < Z))
-                ok[j] = good & (u >= u_lo) & (u < u_hi) & (v >= u_lo) & (v < v_hi)
+                ok[j] = good & (u >= px_lo) & (u < u_hi) & (v >= px_lo) & (v < v_hi)
                 xs[j] = u
                 ys[j] = v
                 zs[j] = Z

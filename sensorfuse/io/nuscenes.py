@@ -23,8 +23,11 @@ __all__ = [
     "NUSCENES_IMAGE_SIZE",
     "calibrated_sensor_record",
     "camera_from_calibrated_sensor",
+    "has_nuscenes_samples",
     "nuscenes_records_from_rig",
     "read_mmdet3d_nuscenes_info",
+    "read_nuscenes_samples",
+    "read_nuscenes_table_samples",
     "rig_from_nuscenes_calibrated_sensors",
     "transform_from_nuscenes_record",
 ]
@@ -323,3 +326,33 @@ def read_nuscenes_table_samples(root: str | os.PathLike[str], *, version: str | 
             "T_global_ego": T_g_e, "cameras": cams, "boxes": boxes, "cam_boxes": {},
         })  # fmt: skip
     return out
+
+
+def _info_files(root: Path) -> list[Path]:
+    return sorted(root.glob("mmdet3d_originals/*_info.json")) + sorted(root.glob("*_info.json"))
+
+
+def has_nuscenes_samples(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` holds annotated nuScenes keyframes :func:`read_nuscenes_samples` reads: an mmdetection3d info
+    file (``*_info.json``, or in ``mmdet3d_originals/``) or the official tables with ``sample_annotation.json``."""
+    root = Path(root)
+    return bool(_info_files(root)) or any(root.glob("v1.0-*/sample_annotation.json"))
+
+
+def read_nuscenes_samples(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The annotated keyframes under ``root``: from its mmdetection3d info files
+    (:func:`read_mmdet3d_nuscenes_info`) when it has any, else from the official tables
+    (:func:`read_nuscenes_table_samples`).
+
+    Raises:
+        FormatError: neither layout.
+    """
+    root = Path(root)
+    infos = _info_files(root)
+    if infos:
+        samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
+    elif any(root.glob("v1.0-*/sample_annotation.json")):
+        samples = read_nuscenes_table_samples(root)
+    else:
+        raise FormatError(f"{root}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
+    return samples

@@ -79,14 +79,14 @@ class LabelFrame:
 
 def dataset_kind(path: Path) -> str:
     """``kitti`` (a KITTI object folder), ``sim`` (simulator output with ground_truth/) or ``nuscenes``."""
+    from sensorfuse.io.nuscenes import has_nuscenes_samples
+
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
     if (path / "ground_truth" / "truth.yaml").is_file() or (path / "truth.yaml").is_file():
         return "sim"
-    if any(path.glob("mmdet3d_originals/*_info.json")) or any(path.glob("*_info.json")):
-        return "nuscenes"
-    if any(path.glob("v1.0-*/sample_annotation.json")):
+    if has_nuscenes_samples(path):
         return "nuscenes"
     if (path / "training").is_dir() or (path / "label_2").is_dir() or (path / "calib").is_dir():
         return "kitti"
@@ -316,16 +316,10 @@ def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[La
     mmdet3d's ``cam_instances`` box with the same class whose 3D centre (camera frame) is within 0.5 m of ours; those
     boxes come from the devkit's projection of the keyframe annotation without object motion.
     """
-    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info, read_nuscenes_table_samples
+    from sensorfuse.io.nuscenes import read_nuscenes_samples
 
     root = Path(root)
-    infos = sorted(root.glob("mmdet3d_originals/*_info.json")) + sorted(root.glob("*_info.json"))
-    if infos:
-        samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
-    elif any(root.glob("v1.0-*/sample_annotation.json")):
-        samples = read_nuscenes_table_samples(root)
-    else:
-        raise FormatError(f"{root}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
+    samples = read_nuscenes_samples(root)
     chans = sorted({ch for s in samples for ch in s["cameras"]})
     for c in cameras or []:
         if c not in chans:

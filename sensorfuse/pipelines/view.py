@@ -488,15 +488,6 @@ class SyncedViewSource(ViewSource):
 # -- nuScenes (mmdetection3d info) -------------------------------------------------------------------------------
 
 
-def _has_nuscenes_labels(p: Path) -> bool:
-    """An mmdetection3d info file or the official tables with annotations: the layouts ``fuse-labels`` reads."""
-    return (
-        any(p.glob("mmdet3d_originals/*_info.json"))
-        or any(p.glob("*_info.json"))
-        or any(p.glob("v1.0-*/sample_annotation.json"))
-    )
-
-
 class NuScenesViewSource(ViewSource):
     """nuScenes keyframes with their annotations, from an mmdetection3d info file or the official tables
     (``v1.0-*/*.json``; the layouts ``fuse-labels`` reads): one frame per keyframe in ``LIDAR_TOP`` (y forward), its
@@ -507,16 +498,10 @@ class NuScenesViewSource(ViewSource):
     kind = "nuscenes"
 
     def __init__(self, path: str | Path, *, threshold: float = 0.5) -> None:
-        from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info, read_nuscenes_table_samples
+        from sensorfuse.io.nuscenes import read_nuscenes_samples
 
         self.path = Path(path)
-        infos = sorted(self.path.glob("mmdet3d_originals/*_info.json")) + sorted(self.path.glob("*_info.json"))
-        if infos:
-            self.samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
-        elif any(self.path.glob("v1.0-*/sample_annotation.json")):
-            self.samples = read_nuscenes_table_samples(self.path)
-        else:
-            raise FormatError(f"{self.path}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
+        self.samples = read_nuscenes_samples(self.path)
         if not self.samples:
             raise FormatError(f"{self.path}: no keyframe (sample) to show")
         self.names = [s["token"][:8] for s in self.samples]
@@ -561,6 +546,7 @@ def open_view(
     path: str | Path, *, camera: str | None = None, threshold: float = 0.5, progress: Any = None
 ) -> ViewSource:
     """The frame source for ``path``: a KITTI object folder, simulator output or any log the readers open."""
+    from sensorfuse.io.nuscenes import has_nuscenes_samples
     from sensorfuse.io.open_log import detect_format
 
     p = Path(path)
@@ -570,7 +556,7 @@ def open_view(
         src: ViewSource = LogViewSource(p, progress=progress)
     elif p.is_dir() and (p / "frames.csv").is_file() and (p / "sync_report.json").is_file():
         src = SyncedViewSource(p)
-    elif p.is_dir() and _has_nuscenes_labels(p):
+    elif p.is_dir() and has_nuscenes_samples(p):
         src = NuScenesViewSource(p, threshold=threshold)
     elif detect_format(p) == "kitti-object":
         return KittiViewSource(p, camera=camera, threshold=threshold)
