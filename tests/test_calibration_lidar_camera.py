@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from sensorfuse.calibration.lidar_camera import _exp, edge_frame, refine_targetless
+from sensorfuse.calibration.lidar_camera import AXES, WEAK_AXIS_RISE, _exp, edge_frame, refine_targetless
 from sensorfuse.errors import CalibrationError
 from sensorfuse.geometry.transforms import transform_difference
 from sensorfuse.pipelines.calib import kitti_targetless_inputs
@@ -123,6 +123,21 @@ def test_fuse_calib_lidar_camera_kitti(shared_data, tmp_path):
     assert np.allclose(refined.Tr_velo_to_cam, np.array(s["Tr_velo_to_cam"]), atol=1e-9)
     assert out.with_suffix(".png").is_file()
     assert s["wall_time_s"] < 60
+    rise = {k: s["quality"][f"rise_{k}"] for k in AXES}
+    assert min(rise.values()) > 0  # converged: the cost rises along every axis
+    assert rise["tz"] < min(rise["tx"], rise["ty"])  # six frames hold the translation along the optical axis least
+    weak = [n for n in s["notes"] if n.startswith("translation along the optical axis (camera z) is weakly observed")]
+    assert bool(weak) == (rise["tz"] < WEAK_AXIS_RISE), (rise, s["notes"])
+
+
+def test_per_axis_rise_follows_the_searched_axes(kitti):
+    frames, camera, T_pre, X_true, _ = kitti
+    res = refine_targetless(
+        frames, camera, X_true, T_pre=T_pre, multi_start=False, axes=(3, 4, 5), require_convergence=False
+    )
+    assert list(res.axis_rise) == ["tx", "ty", "tz"]
+    assert all(v > 0 for v in res.axis_rise.values()), res.axis_rise  # a minimum of the translation alone
+    assert res.quality()["rise_tz"] == round(res.axis_rise["tz"], 4) and "rise_rx" not in res.quality()
 
 
 @pytest.mark.slow

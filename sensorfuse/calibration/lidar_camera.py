@@ -53,6 +53,10 @@ INTENSITY_EDGE_WEIGHT = 0.2
 #: fewer edge points in view (all frames) than this cannot constrain six parameters
 MIN_EDGE_POINTS = 300
 SIGMAS_PX = (8.0, 4.0, 2.0)
+#: the six searched parameters, in the camera frame: rotation about x, y, z, translation along x, y, z (the optical axis)
+AXES = ("rx", "ry", "rz", "tx", "ty", "tz")
+#: an axis whose probes (0.25 deg / 3 cm) raise the cost by less than this (relative) is reported as weakly observed
+WEAK_AXIS_RISE = 0.012
 
 
 def _exp(p: np.ndarray) -> np.ndarray:
@@ -265,6 +269,9 @@ class TargetlessResult:
             cost rises.
         sharpness: mean relative cost rise of those probes.
         converged: ``confidence == 1`` and ``sharpness >= min_sharpness``.
+        axis_rise: per searched axis (``AXES``: rotation about the camera's x, y, z, translation along them), the mean
+            relative cost rise of its two probes: how firmly the data hold that component. Below ``WEAK_AXIS_RISE``
+            the result says so in ``notes`` (KITTI's six frames: the translation along the optical axis).
         edge_points: LiDAR edge points in view at the result.
         evaluations: cost evaluations.
     """
@@ -281,6 +288,7 @@ class TargetlessResult:
     edge_points: int
     evaluations: int
     notes: list[str] = field(default_factory=list)
+    axis_rise: dict[str, float] = field(default_factory=dict)
 
     def quality(self) -> dict[str, Any]:
         return {
@@ -292,7 +300,7 @@ class TargetlessResult:
             "change_deg": round(self.change_deg, 4),
             "change_m": round(self.change_m, 4),
             "edge_points": self.edge_points,
-        }
+        } | {f"rise_{k}": round(v, 4) for k, v in self.axis_rise.items()}
 
 
 class _Cost:
@@ -435,9 +443,9 @@ def refine_targetless(
             q, _ = search(q, 4000)
         return q
 
-    def landscape(q: np.ndarray) -> tuple[float, float, float]:
-        """(score, share of the probes (two per searched axis) where the cost rises, mean relative rise) at the
-        finest scale."""
+    def landscape(q: np.ndarray) -> tuple[float, float, float, dict[str, float]]:
+        """(score, share of the probes (two per searched axis) where the cost rises, mean relative rise, mean
+        relative rise per searched axis) at the finest scale."""
         cost.set_sigma(sigmas[-1])
         f0 = cost(q)
         rises = []
@@ -447,7 +455,8 @@ def refine_targetless(
                 qq[k] += sgn * (np.radians(probe_deg) if k < 3 else probe_m)
                 rises.append((cost(qq) - f0) / max(abs(f0), 1e-9))
         r = np.array(rises)
-        return -f0, float((r > 0).mean()), float(r.mean())
+        per_axis = {AXES[k]: float(r[2 * i : 2 * i + 2].mean()) for i, k in enumerate(free)}
+        return -f0, float((r > 0).mean()), float(r.mean()), per_axis
 
     # from the initial guess; when the result is not a clear bowl, again from the guess rotated by +-start_deg
     # about each axis, keeping the best final score (a wrong basin scores lower at the finest scale)
@@ -457,17 +466,17 @@ def refine_targetless(
             q = np.zeros(6)
             q[k] = sgn * np.radians(start_deg)
             starts.append(q)
-    best: tuple[np.ndarray, float, float, float] | None = None
+    best: tuple[np.ndarray, float, float, float, dict[str, float]] | None = None
     tried = 0
     for q in starts:
         cand = coarse_to_fine(q)
         tried += 1
-        sc, conf, sharp = landscape(cand)
+        sc, conf, sharp, per_axis = landscape(cand)
         if best is None or sc > best[1]:
-            best = (cand, sc, conf, sharp)
+            best = (cand, sc, conf, sharp, per_axis)
         if conf == 1.0 and sharp >= min_sharpness:
             break
-    p, _, confidence, sharpness = best  # type: ignore[misc]  # starts is never empty
+    p, _, confidence, sharpness, axis_rise = best  # type: ignore[misc]  # starts is never empty
     final, inview = cost.score(p)
     X = cost.X(p)
     dR, dt = transform_difference(X, X0)
@@ -475,9 +484,20 @@ def refine_targetless(
     notes = [f"frames without image edges: {', '.join(flat)}"] if flat else []
     if tried > 1:
         notes.append(f"{tried} starts searched (the first result was not a clear minimum)")
+    names = {"rx": "rotation about the camera's x axis (pitch)", "ry": "rotation about its y axis (yaw)",
+             "rz": "rotation about its optical axis (roll)", "tx": "translation across (camera x)",
+             "ty": "translation up/down (camera y)", "tz": "translation along the optical axis (camera z)"}  # fmt: skip
+    for k, v in axis_rise.items():
+        if v < WEAK_AXIS_RISE:
+            step = f"{probe_deg:g} deg" if k.startswith("r") else f"{probe_m * 100:g} cm"
+            notes.append(
+                f"{names[k]} is weakly observed: {step} either way changes the alignment score by {v * 100:.1f} % on "
+                f"average (below {WEAK_AXIS_RISE * 100:g} %); trust that component least, or add frames with "
+                "structure near the camera and towards the image sides"
+            )
     res = TargetlessResult(
         pre @ X @ post, X, dR, dt, final, s_init, confidence, sharpness,
-        confidence == 1.0 and sharpness >= min_sharpness, inview, cost.n, notes,
+        confidence == 1.0 and sharpness >= min_sharpness, inview, cost.n, notes, axis_rise,
     )  # fmt: skip
     if require_convergence and not res.converged:
         raise CalibrationError(

@@ -177,6 +177,10 @@ def lidar_camera(
               f"{c['translation_cm']} cm (x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
         print(f"score {q['score']} (initial {q['score_init']}), confidence {q['confidence']}, sharpness "
               f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
+        rises = {k[5:]: q[k] for k in q if k.startswith("rise_")}
+        if rises:
+            print("score rise 0.25 deg / 3 cm off the result, per axis (camera frame): "
+                  + ", ".join(f"{k} {v * 100:.1f} %" for k, v in rises.items()))  # fmt: skip
     for n in summary["notes"]:
         print(f"note: {n}")
     if out is not None:
