@@ -11,8 +11,9 @@ axis (camera x, y) exceeds ``threshold_m``. A drift is ``persist_rotation`` cons
 of the one before): per-window translation scatters by 2-3 cm on the simulator, so flagged windows pointing different
 ways are noise, not a drift. Translation *along* the optical axis is reported but not flagged: edges
 constrain it only through parallax, about three times more weakly than across, and on real data it absorbs motion
-and timing effects (on the KITTI frames in ../shared/data the drift check's alignment settles 6-8 cm ahead of the
-official value while rotation and the other two axes agree within 0.11 deg / 1 cm; docs/calibration.md).
+and timing effects (on the KITTI frames in ../shared/data the drift check's alignment settles 6-8 cm along it from
+the official value, the camera further back, while rotation and the other two axes agree within 0.11 deg / 1 cm;
+docs/calibration.md).
 
 Where the drift starts: the first flagged window after an unflagged one holds the change. Within it and the window
 before, each frame's score gain ``d_k`` (best correction minus given extrinsic) is positive after the change and
