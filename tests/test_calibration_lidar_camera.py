@@ -50,8 +50,7 @@ def test_kitti_seeded_trials(kitti):
     deg). Translation: the goal of 5 cm is NOT met: across and up (camera x, y) the result is within 2 cm, but along
     the optical axis these six frames put the camera further back than the official calibration (measured 4.3-5.5 cm
     in all; 1 of 10 within 5 cm; the cost is flat there, with a second minimum at the official value; see
-    docs/calibration.md). This test holds what is achieved, so a
-    regression fails it."""
+    docs/calibration.md). This test holds what is achieved, so a regression fails it."""
     frames, camera, T_pre, X_true, _ = kitti
     rng = np.random.default_rng(2026)
     rot, lateral, total, refused = [], [], [], 0
