@@ -332,11 +332,15 @@ def _info_files(root: Path) -> list[Path]:
     return sorted(root.glob("mmdet3d_originals/*_info.json")) + sorted(root.glob("*_info.json"))
 
 
+def _has_annotation_table(root: Path) -> bool:
+    return any(root.glob("v1.0-*/sample_annotation.json"))
+
+
 def has_nuscenes_samples(root: str | os.PathLike[str]) -> bool:
     """Whether ``root`` holds annotated nuScenes keyframes :func:`read_nuscenes_samples` reads: an mmdetection3d info
     file (``*_info.json``, or in ``mmdet3d_originals/``) or the official tables with ``sample_annotation.json``."""
     root = Path(root)
-    return bool(_info_files(root)) or any(root.glob("v1.0-*/sample_annotation.json"))
+    return bool(_info_files(root)) or _has_annotation_table(root)
 
 
 def read_nuscenes_samples(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -351,7 +355,7 @@ def read_nuscenes_samples(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     infos = _info_files(root)
     if infos:
         samples = [s for f in infos for s in read_mmdet3d_nuscenes_info(f)]
-    elif any(root.glob("v1.0-*/sample_annotation.json")):
+    elif _has_annotation_table(root):
         samples = read_nuscenes_table_samples(root)
     else:
         raise FormatError(f"{root}: no mmdetection3d info file (*_info.json) and no v1.0-*/ tables")
