@@ -55,6 +55,9 @@ MIN_EDGE_POINTS = 300
 SIGMAS_PX = (8.0, 4.0, 2.0)
 #: the six searched parameters, in the camera frame: rotation about x, y, z, translation along x, y, z (the optical axis)
 AXES = ("rx", "ry", "rz", "tx", "ty", "tz")
+AXIS_NAMES = {"rx": "rotation about the camera's x axis (pitch)", "ry": "rotation about its y axis (yaw)",
+              "rz": "rotation about its optical axis (roll)", "tx": "translation across (camera x)",
+              "ty": "translation up/down (camera y)", "tz": "translation along the optical axis (camera z)"}  # fmt: skip
 #: an axis whose probes (0.25 deg / 3 cm) raise the cost by less than this (relative) is reported as weakly observed
 WEAK_AXIS_RISE = 0.012
 
@@ -484,14 +487,11 @@ def refine_targetless(
     notes = [f"frames without image edges: {', '.join(flat)}"] if flat else []
     if tried > 1:
         notes.append(f"{tried} starts searched (the first result was not a clear minimum)")
-    names = {"rx": "rotation about the camera's x axis (pitch)", "ry": "rotation about its y axis (yaw)",
-             "rz": "rotation about its optical axis (roll)", "tx": "translation across (camera x)",
-             "ty": "translation up/down (camera y)", "tz": "translation along the optical axis (camera z)"}  # fmt: skip
     for k, v in axis_rise.items():
         if v < WEAK_AXIS_RISE:
             step = f"{probe_deg:g} deg" if k.startswith("r") else f"{probe_m * 100:g} cm"
             notes.append(
-                f"{names[k]} is weakly observed: {step} either way changes the alignment score by {v * 100:.1f} % on "
+                f"{AXIS_NAMES[k]} is weakly observed: {step} either way changes the alignment score by {v * 100:.1f} % on "
                 f"average (below {WEAK_AXIS_RISE * 100:g} %); trust that component least, or add frames with "
                 "structure near the camera and towards the image sides"
             )
