@@ -15,6 +15,7 @@ PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-$PWD/.venv}"
 
 # -- system packages: what Open3D, OpenCV and the headless viewer tests need ---------------------------------
+# (README.md lists the same packages; tests/test_docs.py checks that the two lists agree)
 apt_packages=(libusb-1.0-0 libgl1 libegl1 libgomp1 libglib2.0-0 xvfb xauth)
 if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     apt_packages+=(python3-venv)  # Debian splits ensurepip out of python3
@@ -27,8 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo ">> installing Debian packages: ${missing[*]}"
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # apt's and debconf's chatter goes to a log, shown only if the install fails
+    apt_log="$(mktemp)"
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+        cat "$apt_log" >&2
+        echo "setup.sh: apt-get failed (log above)" >&2
+        exit 1
+    fi
+    rm -f "$apt_log"
 fi
 
 # -- virtual environment and the package ---------------------------------------------------------------------

@@ -48,11 +48,16 @@ class StreamStats:
 _CLOCK_JUMP_NS = 600 * 10**9
 
 
-def stream_stats(topic: str, header_ns: np.ndarray | None, log_ns: np.ndarray | None) -> StreamStats:
+def stream_stats(
+    topic: str, header_ns: np.ndarray | None, log_ns: np.ndarray | None, *, gps_time: bool = False
+) -> StreamStats:
     """Rate, jitter, largest gap, dropped-message estimate (gaps longer than 1.5 median periods, each counted as
     round(gap / period) - 1 missing messages), out-of-order and duplicate stamps of one stream. Steps longer than
     10 min (and 1000 periods) are clock jumps (a stream mixing clocks, e.g. /rosout of nodes on different clocks),
-    counted apart and left out of the gap and drop figures."""
+    counted apart and left out of the gap and drop figures.
+
+    ``gps_time``: the header stamps are GPS time; the lag (record - header) is then taken against the UTC instants
+    they are (GPS -> UTC by the leap-second table), not across the two epochs. Start/end stay in GPS time."""
     use_header = header_ns is not None and len(header_ns) > 0
     t = np.asarray(header_ns if use_header else log_ns, np.int64) if (use_header or log_ns is not None) else None
     n = 0 if t is None else int(t.shape[0])
@@ -78,7 +83,9 @@ def stream_stats(topic: str, header_ns: np.ndarray | None, log_ns: np.ndarray | 
                 dropped = int(np.sum(np.rint(big / period) - 1))
     latency = None
     if use_header and lg is not None and lg.shape[0] == n:
-        latency = int(np.median(lg - t))
+        # GPS time -> UTC: the leap-second count is constant over a log (but at a leap second)
+        shift = utc_ns_from_gps_ns(int(t[0])) - int(t[0]) if gps_time and n else 0
+        latency = int(np.median(lg - (t + shift)))
     return StreamStats(
         topic=topic,
         count=n,
@@ -95,6 +102,7 @@ def stream_stats(topic: str, header_ns: np.ndarray | None, log_ns: np.ndarray | 
         out_of_order=out_of_order,
         duplicate_stamps=dup,
         latency_median_ns=latency,
+        gps_time=gps_time,
         clock_jumps=clock_jumps,
     )
 

@@ -37,3 +37,17 @@ def test_conventions_copy_is_current():
     assert (REPO / "docs" / "conventions.md").read_text() == shared.read_text(), (
         "docs/conventions.md differs from ../shared/CONVENTIONS.md"
     )
+
+
+def test_readme_lists_the_debian_packages_setup_installs():
+    """README's set-up paragraph names exactly the Debian packages scripts/setup.sh installs."""
+    script = (REPO / "scripts" / "setup.sh").read_text()
+    listed = re.search(r"^apt_packages=\((.*?)\)", script, re.MULTILINE).group(1).split()
+    listed += re.findall(r"apt_packages\+=\((\S+)\)", script)
+    setup = (REPO / "README.md").read_text().split("## Set-up", 1)[1].split("```", 1)[0]
+    named = set(re.findall(r"`([a-z0-9][a-z0-9.+-]+)`", setup))
+    assert set(listed) <= named, f"README does not name {sorted(set(listed) - named)}"
+    debian_like = {n for n in named if re.fullmatch(r"(lib[a-z0-9.+-]+|xvfb|xauth|python3-[a-z]+)", n)}
+    assert debian_like <= set(listed), (
+        f"README names {sorted(debian_like - set(listed))}, which setup.sh does not install"
+    )

@@ -34,6 +34,18 @@ def _frames(out: Path) -> dict[str, np.ndarray]:
     return {k: np.array([int(r[k]) if r[k] != "" else -1 for r in rows], np.int64) for k in rows[0]}
 
 
+def _index(folder: Path) -> dict[str, np.ndarray]:
+    """A stream folder's index.csv time columns, indexed by message index."""
+    with open(folder / "index.csv") as f:
+        rows = list(csv.DictReader(f))
+    n = max(int(r["index"]) for r in rows) + 1
+    out = {k: np.full(n, -1, np.int64) for k in ("header_stamp_ns", "stamp_ns")}
+    for r in rows:
+        for k in out:
+            out[k][int(r["index"])] = int(r[k])
+    return out
+
+
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
     """4 s small-rig MCAP: camera offset 3 ms + 20 ppm, radar -2 ms, realistic faults (drops, duplicates,
@@ -56,7 +68,11 @@ def test_frames_equal_the_truly_nearest_and_only_drops_are_missing(faulty, tmp_p
     fr = _frames(out)
     ref_rows = truth.messages["lidar"]
     by_header = {int(h): i for i, h in enumerate(ref_rows["header_ns"])}
-    true_ref = np.array([ref_rows["true_ns"][by_header[int(h)]] for h in fr["reference_stamp_ns"]])
+    idx = {n: _index(out / n) for n in ("lidar", "cam_front", "radar")}
+    # frames.csv's stamps are on the reference clock: each is the index.csv stamp_ns of the message it names
+    assert np.array_equal(fr["reference_stamp_ns"], idx["lidar"]["stamp_ns"][fr["reference_index"]])
+    ref_header = idx["lidar"]["header_stamp_ns"][fr["reference_index"]]
+    true_ref = np.array([ref_rows["true_ns"][by_header[int(h)]] for h in ref_header])
     for name in ("cam_front", "radar"):
         rows = truth.messages[name]
         written = rows["event"] != "dropped"
@@ -66,10 +82,16 @@ def test_frames_equal_the_truly_nearest_and_only_drops_are_missing(faulty, tmp_p
         dw = np.where(written[None, :], d, np.iinfo(np.int64).max)
         nearest = np.argmin(dw, axis=1)
         within = dw[np.arange(len(true_ref)), nearest] <= tol
-        got = fr[f"{name}_stamp_ns"]
         missing = fr[f"{name}_index"] < 0
         assert np.array_equal(missing, ~within), name
-        assert np.array_equal(got[~missing], rows["header_ns"][nearest[~missing]]), name
+        partner = fr[f"{name}_index"][~missing]
+        assert np.array_equal(fr[f"{name}_stamp_ns"][~missing], idx[name]["stamp_ns"][partner]), name
+        got = idx[name]["header_stamp_ns"][partner]  # the partner's own header stamp
+        assert np.array_equal(got, rows["header_ns"][nearest[~missing]]), name
+        # one time scale: the time error is the difference of the two stamps on the reference clock
+        assert np.array_equal(
+            fr[f"{name}_dt_ns"][~missing], fr[f"{name}_stamp_ns"][~missing] - fr["reference_stamp_ns"][~missing]
+        )
         # the only reason for a miss: the truly nearest frame was dropped
         assert np.all(rows["event"][nearest_any[missing]] == "dropped"), name
         assert (~missing).mean() > 0.9

@@ -101,10 +101,11 @@ def describe_folder(path: Path) -> dict[str, Any]:
 
 
 def print_files(d: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console(width=None if Console().is_terminal else 160)
+    from sensorfuse.cli._common import console
+
+    c = console()
     t = Table(title=d["path"])
     for col in ("file", "kind", "what"):
         t.add_column(col, overflow="fold")

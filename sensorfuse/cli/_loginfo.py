@@ -10,15 +10,16 @@ import numpy as np
 
 def describe_log(path: Path, *, types: Path | None = None, show_progress: bool = True) -> dict[str, Any]:
     """Everything fuse-info says about a log, as plain data (one pass over the stamps)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
     from scipy.spatial.transform import Rotation
 
+    from sensorfuse.cli._common import progress_bar
     from sensorfuse.health import time_bases
     from sensorfuse.io import open as open_log
 
     with open_log(path, types=types) as reader:
         total = sum(s.count for s in reader.streams.values())
-        with Progress(
+        with progress_bar(
             TextColumn("stamps"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total}"),
@@ -104,10 +105,11 @@ def _t(ns: int | None) -> str:
 
 
 def print_log(d: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console(width=None if Console().is_terminal else 160)
+    from sensorfuse.cli._common import console
+
+    c = console()
     c.print(f"[bold]{d['path']}[/]  format {d['format']}, {d['messages']} messages", highlight=False)
     t = Table(title="streams")
     for col in ("topic", "type", "kind", "frame", "count", "rate Hz", "notes"):
@@ -165,7 +167,7 @@ def print_log(d: dict[str, Any]) -> None:
     if d["static_transforms"]:
         tt = Table(title="static transforms T_parent_child")
         for col in ("parent", "child", "x y z (m)", "roll pitch yaw (deg)"):
-            tt.add_column(col)
+            tt.add_column(col, overflow="fold")
         for tr in d["static_transforms"]:
             tt.add_row(
                 tr["parent"],

@@ -16,7 +16,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import print_json, progress_bar, run
 
 app = typer.Typer(
     add_completion=False,
@@ -46,11 +46,11 @@ def intrinsics(
     kalibr: Annotated[Path | None, typer.Option(help="also write a Kalibr camchain YAML")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.pipelines.calib import intrinsics_from_images
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] {task.description}"), TimeElapsedColumn(),
+    with progress_bar(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] {task.description}"), TimeElapsedColumn(),
                   disable=json_out, transient=True) as bar:  # fmt: skip
         task = bar.add_task("detecting the board", total=None)
         res, summary = intrinsics_from_images(
@@ -120,7 +120,7 @@ def lidar_camera(
     image and deskewed with the log's odometry; the initial guess from /tf_static or --init. Writes a rig file.
 
     The change from the initial guess and the quality figures are printed. See docs/calibration.md."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.errors import ValidationError
 
@@ -132,7 +132,7 @@ def lidar_camera(
             from sensorfuse.io.rigfile import load_rig
 
             init_rig = load_rig(init)
-        with Progress(TextColumn("[bold]fuse-calib[/] board poses + sweeps"), BarColumn(), TimeElapsedColumn(),
+        with progress_bar(TextColumn("[bold]fuse-calib[/] board poses + sweeps"), BarColumn(), TimeElapsedColumn(),
                       disable=json_out, transient=True) as bar:  # fmt: skip
             task = bar.add_task("read", total=None)
             res, summary = lidar_camera_target_log(
@@ -154,7 +154,7 @@ def lidar_camera(
         kitti = is_kitti_object(dataset)
         if kitti and init is None:
             raise ValidationError("KITTI: --init calib.txt is required (the calibration to refine)")
-        with Progress(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
+        with progress_bar(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
                       disable=json_out, transient=True) as bar:  # fmt: skip
             bar.add_task("align", total=None)
             if kitti:

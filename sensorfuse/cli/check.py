@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import print_json, progress_bar, run
 
 DRIFT_EXIT = 3
 app = typer.Typer(add_completion=False, help="Check a calibration against new data.")
@@ -47,11 +47,11 @@ def calib(
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Check a LiDAR -> camera calibration for drift (see the module help above and docs/calibration.md)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.pipelines.calib import calib_check
 
-    with Progress(TextColumn("[bold]fuse-check[/] {task.description}"), BarColumn(), TimeElapsedColumn(),
+    with progress_bar(TextColumn("[bold]fuse-check[/] {task.description}"), BarColumn(), TimeElapsedColumn(),
                   disable=json_out, transient=True) as bar:  # fmt: skip
         tasks: dict[str, int] = {}
 

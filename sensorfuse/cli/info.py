@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import console, print_json, run, table
 
 _EXAMPLES = (
     "Examples:\n\n  fuse-info sample_data/kitti_object\n\n  fuse-info sample_data/kitti_object --frame 000001 --json\n\n"
@@ -93,12 +93,7 @@ def _describe_kitti_frame(split: Path, frame: str) -> dict[str, Any]:
 
 
 def _print_kitti(frames: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title="KITTI object frames")
-    for col in ("frame", "points", "in image_2", "image", "labels", "x range (m)"):
-        t.add_column(col)
+    t = table("frame", "points", "in image_2", "image", "labels", "x range (m)", title="KITTI object frames")
     for f in frames:
         v = f.get("velodyne", {})
         im = f.get("image_2")
@@ -110,16 +105,11 @@ def _print_kitti(frames: list[dict[str, Any]]) -> None:
             ", ".join(f"{k} {n}" for k, n in f.get("label_2", {}).items()) or "-",
             f"{v['xyz_min_m'][0]:.1f} .. {v['xyz_max_m'][0]:.1f}" if v else "-",
         )
-    Console().print(t)
+    console().print(t)
 
 
 def _print_rig(rig: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=f"rig {rig.name!r}")
-    for col in ("sensor", "kind", "frame", "intrinsics", "clock offset"):
-        t.add_column(col)
+    t = table("sensor", "kind", "frame", "intrinsics", "clock offset", title=f"rig {rig.name!r}")
     for s in rig.sensors:
         t.add_row(
             s.name,
@@ -128,7 +118,7 @@ def _print_rig(rig: Any) -> None:
             f"{s.camera.model} {s.camera.width}x{s.camera.height} fx={s.camera.fx:.1f}" if s.camera else "-",
             f"{s.clock.offset_ns / 1e6:+.3f} ms" if not s.clock.is_identity else "-",
         )
-    c = Console()
+    c = console()
     c.print(t)
     c.print(f"extrinsics: {', '.join(f'T_{e.target}_{e.source}' for e in rig.extrinsics) or '(none)'}")
 

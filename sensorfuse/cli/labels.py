@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import console, print_json, run, table
 
 _EXAMPLES = (
     "Examples:\n\n  fuse-labels check kitti_object/\n\n  fuse-labels check kitti_object/ --strict --json\n\n"
@@ -43,13 +43,8 @@ def check(
     if json_out:
         print_json(rep)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    t = Table(title=f"fuse-labels check {dataset}")
-    for col in ("object", "class", "IoU", "points", "flags"):
-        t.add_column(col)
+    con = console()
+    t = table("object", "class", "IoU", "points", "flags", title=f"fuse-labels check {dataset}")
     for f in rep["frames"]:
         for o in f["objects"]:
             iou = "" if o["iou"] is None else f"{o['iou']:.3f}"

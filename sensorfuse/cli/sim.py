@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import pairs, print_json, run
+from sensorfuse.cli._common import pairs, print_json, progress_bar, run
 
 _EXAMPLES = (
     "Examples:\n\n"
@@ -55,7 +55,7 @@ def sim(
     config: Annotated[Path | None, typer.Option(help="YAML with stream_faults and extrinsic_steps")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
 ) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.sim import ExtrinsicStep, SimConfig, simulate
     from sensorfuse.units import parse_duration_ns
@@ -87,7 +87,7 @@ def sim(
         extrinsic_steps=steps,
         truth_images_every=truth_images,
     )
-    with Progress(
+    with progress_bar(
         TextColumn("[bold]fuse-sim[/]"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}% {task.description}"),

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import pairs, print_json, run
+from sensorfuse.cli._common import console, pairs, print_json, progress_bar, run, table
 
 _EXAMPLES = (
     "Examples:\n\n"
@@ -73,7 +73,7 @@ def sync(
     overwrite: Annotated[bool, typer.Option(help="replace OUT (only once the new output is complete)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.pipelines.sync import SyncOptions, run_sync
     from sensorfuse.units import parse_duration_ns
@@ -104,7 +104,7 @@ def sync(
         estimate=estimate,
         overwrite=overwrite,
     )
-    with Progress(
+    with progress_bar(
         TextColumn("[bold]fuse-sync[/] {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -145,15 +145,12 @@ def _summary(r: dict) -> dict:
 
 
 def _print(r: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
+    con = console()
     con.print(
         f"[bold]{r['output']}[/] ({r['output_format']}): {r['frames']} frames on [bold]{r['reference']}[/], "
         f"{r['frames_complete']} complete, {r['frames_incomplete']} incomplete; {r['wall_time_s']:.1f} s"
     )
-    t = Table("stream", "kind", "written", "clock", "paired", "missing", "|dt| p95 ms")
+    t = table("stream", "kind", "written", "clock", "paired", "missing", "|dt| p95 ms")
     for n, s in r["streams"].items():
         c = s["clock"]
         clock = f"{c['source']} {c['offset_ns'] / 1e6:+.3f} ms" + (

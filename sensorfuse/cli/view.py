@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from sensorfuse.cli._common import print_json, run
+from sensorfuse.cli._common import print_json, progress_bar, run
 
 _EXAMPLES = (
     "Examples:\n\n  fuse-view sample_data/sim_small\n\n"
@@ -84,11 +84,11 @@ def view(
             if not json_out:
                 print(f"frame {fr.index} ({fr.name}) from {v}: {screenshot}")
         if overlays is not None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
             from sensorfuse.viz.render import write_overlays
 
-            with Progress(TextColumn("[bold]fuse-view[/] overlays"), BarColumn(), MofNCompleteColumn(),
+            with progress_bar(TextColumn("[bold]fuse-view[/] overlays"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), disable=json_out) as bar:  # fmt: skip
                 task = bar.add_task("overlays", total=len(src))
                 paths = write_overlays(src, overlays, cameras=None if camera is None else [camera], layers=layers,

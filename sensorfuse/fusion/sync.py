@@ -180,15 +180,19 @@ class SyncPlan:
 
     def frame_columns(self) -> dict[str, np.ndarray]:
         """``frames.csv`` columns: ``frame``, ``reference_stamp_ns``, ``reference_index``, then per stream
-        ``<name>_stamp_ns`` (original stamp of the chosen message; for interpolated streams the lower bracket),
-        ``<name>_index`` and ``<name>_dt_ns`` (time error on the reference clock); missing = -1 index and masked."""
+        ``<name>_stamp_ns`` (the chosen message's stamp; for interpolated streams the lower bracket), ``<name>_index``
+        and ``<name>_dt_ns`` (its time error); missing = -1 index and masked.
+
+        Every stamp here is on the reference clock (the one time scale of the dataset: each stream's clock offset,
+        drift and GPS->UTC applied), so stamps of different streams compare directly and ``dt = stamp - reference``
+        for the nearest-message streams. Each stream's own header stamps are in its ``index.csv``."""
         cols: dict[str, np.ndarray] = {
             "frame": np.arange(self.ref_index.size, dtype=np.int64),
-            "reference_stamp_ns": self.ref_stamp_ns,
+            "reference_stamp_ns": self.ref_time_ns,
             "reference_index": self.ref_index,
         }
         for name, a in self.associations.items():
-            st = self.streams[name].stamps_ns
+            st = self.reference_ns[name]
             stamp = np.where(a.missing, 0, st[np.maximum(a.index, 0)]) if st.size else np.zeros_like(a.index)
             cols[f"{name}_stamp_ns"] = np.ma.masked_array(stamp, a.missing)
             cols[f"{name}_index"] = a.index
@@ -226,12 +230,20 @@ class SyncPlan:
             else:
                 entry["association"] = "reference"
             streams[name] = entry
+        missing: dict[str, int] = {}  # reason -> reference frames without a partner, over all streams
+        for entry in streams.values():
+            a = entry.get("association")
+            if isinstance(a, dict):
+                for reason, n in a["counts"].items():
+                    if reason != "ok" and n:
+                        missing[reason] = missing.get(reason, 0) + int(n)
         return {
             "reference": self.reference,
             "frames": int(self.ref_index.size),
             "frames_complete": int(complete.sum()),
             "frames_incomplete": int((~complete).sum()),
-            "missing_reasons": list(MISSING_REASONS[1:]),
+            # only the reasons that occurred (each stream's association.counts has every reason, zeros included)
+            "missing": {r: missing[r] for r in MISSING_REASONS if r in missing},
             "time_bases": time_bases(self.health.values()),
             "streams": streams,
             "notes": self.notes,
@@ -319,8 +331,7 @@ def plan_sync(
     for s in streams:
         h = s.header_ns[s.ok] if s.header_ns is not None else None
         g = s.log_ns[s.ok] if s.log_ns is not None else None
-        health[s.name] = stream_stats(s.topic, h, g)
-        health[s.name].gps_time = s.gps_time
+        health[s.name] = stream_stats(s.topic, h, g, gps_time=s.gps_time)
     rh = health[ref.name]
     if rh.dropped_estimate:
         notes.append(

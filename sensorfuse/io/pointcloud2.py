@@ -45,7 +45,7 @@ __all__ = [
 #: sensor_msgs/PointField datatype -> numpy type character
 POINTFIELD_TYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
 
-_TIME_NAMES = ("t", "time", "timestamp", "time_stamp", "offset_time", "time_offset", "t_offset", "ts")
+_TIME_NAMES = ("t_offset_ns", "t", "time", "timestamp", "time_stamp", "offset_time", "time_offset", "t_offset", "ts")
 _RING_NAMES = ("ring", "channel", "laser_id", "line")
 _SEC_NSEC = (("_sec", "_nsec"), ("_sec", "_nanosec"), ("sec", "nsec"), ("sec", "nanosec"))
 

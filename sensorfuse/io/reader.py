@@ -71,10 +71,11 @@ class StreamInfo:
 
 
 def mean_rate_hz(count: int, start_ns: int | None, end_ns: int | None) -> float | None:
-    """Mean rate of ``count`` messages spread over ``[start_ns, end_ns]`` (None when it cannot be told)."""
+    """Mean rate of ``count`` messages spread over ``[start_ns, end_ns]`` (None when it cannot be told), to 6
+    significant digits (30.0, not 30.000000300000004: a 1 ns rounding of the span is not a rate)."""
     if count < 2 or start_ns is None or end_ns is None or end_ns <= start_ns:
         return None
-    return (count - 1) * 1e9 / (end_ns - start_ns)
+    return float(f"{(count - 1) * 1e9 / (end_ns - start_ns):.6g}")
 
 
 @dataclass

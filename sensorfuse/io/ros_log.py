@@ -19,7 +19,6 @@ from sensorfuse.errors import FormatError
 from sensorfuse.io.messages import LogMessage
 from sensorfuse.io.reader import NO_STAMP, LogReader, Progress, StampScan, StreamStats, mean_rate_hz, stream_stats
 from sensorfuse.io.ros_convert import RADAR_MSGS, TopicConverter, header_from_raw
-from sensorfuse.units import utc_ns_from_gps_ns
 
 __all__ = ["RosLogReader", "TypeDefinitions", "normalise_msgtype", "parse_type_definitions"]
 
@@ -241,11 +240,8 @@ class RosLogReader(LogReader):
             h0, lg = sc.header[t], sc.log[t]
             good = None if h0 is None else h0 != NO_STAMP
             h = None if h0 is None or not h0.size else h0[good]
-            st = stream_stats(t, h, lg if good is None else lg[good])
-            st.gps_time = self._streams[t].kind == "gnss" and self.gps_time(t)
-            if st.gps_time and h is not None and h.size:
-                shift = utc_ns_from_gps_ns(int(h[0])) - int(h[0])  # leap seconds constant over a log
-                st.latency_median_ns = int(np.median(lg[good] - (h + shift)))
+            gps = self._streams[t].kind == "gnss" and self.gps_time(t)
+            st = stream_stats(t, h, lg if good is None else lg[good], gps_time=gps)
             info = self._streams[t]
             if h is not None and h.size:
                 info.header_start_ns, info.header_end_ns = int(h.min()), int(h.max())

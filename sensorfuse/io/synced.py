@@ -6,7 +6,8 @@ docs/sync.md::
       frames.csv            one row per synchronised frame (reference message + each stream's partner)
       sync_report.json      streams, clocks, health, association counts, what was skipped and why
       <lidar>/NNNNNN.pcd    every sweep, binary PCD with every field (x y z possibly deskewed, x_raw y_raw z_raw
-                            as recorded, intensity, ring, t = per-point time in ns after the stamp, extra fields)
+                            as recorded, intensity, ring, t_offset_ns = per-point time in ns after the
+                            sweep's stamp_ns (uint32, as PointCloud.t_offset_ns), extra fields)
       <camera>/NNNNNN.jpg   compressed images as the bytes recorded; raw images as lossless PNG (16-bit kept)
                             or .npy (float and other encodings)
       <radar>/NNNNNN.pcd    x y z doppler rcs (+ vx vy vz where measured)
@@ -55,6 +56,8 @@ _TABLE_COLUMNS = {
 _PNG_ENCODINGS = {"mono8", "mono16", "8UC1", "16UC1", "bgr8", "rgb8", "bgra8", "rgba8", "8UC3", "8UC4"}
 #: bound of the work queued for the writer pool: memory stays a window of the log, errors surface early
 MAX_PENDING = 64
+#: the PCD field of the per-point time: the name the API gives it (PointCloud.t_offset_ns)
+PCD_TIME_FIELD = "t_offset_ns"
 MAX_PENDING_BYTES = 256 * 2**20
 
 
@@ -321,7 +324,9 @@ def _pack_cloud(cloud: PointCloud, deskewed: bool, scratch: Scratch) -> np.ndarr
     dts = [(k, "<f4") for k in xyz]
     if deskewed:
         dts += [(f"{k}_raw", "<f4") for k in xyz]
-    dts += [(k, "<u4" if k == "t" else v.dtype.newbyteorder("<")) for k, v in cols.items()]
+    # the per-point time is stored under the API's name, t_offset_ns (uint32 ns after the sweep's stamp_ns)
+    cols = {PCD_TIME_FIELD if k == "t" else k: v for k, v in cols.items()}
+    dts += [(k, "<u4" if k == PCD_TIME_FIELD else v.dtype.newbyteorder("<")) for k, v in cols.items()]
     rec = scratch.get("pcd", len(cloud), np.dtype(dts))
     for k, v in xyz.items():
         rec[f"{k}_raw" if deskewed else k] = v

@@ -348,11 +348,18 @@ def draw_camera_overlay(
 
 
 def track_tag(box: Box3D) -> str:
-    """The text drawn beside a box: ``#<track id>`` (long ids such as nuScenes tokens cut to 6 characters), empty
-    without a track id."""
-    if box.track_id is None:
-        return ""
-    return f"#{str(box.track_id)[:6]}"
+    """The text drawn beside a box: ``#<track id>``, a nuScenes-style token (16+ hex characters) cut to 6; an
+    object without a real track id (none, or a stand-in with a space such as the simulator's ``"instance 21"`` for
+    the calibration board) is named by its label, whole: never a clipped fragment."""
+    tid = box.track_id
+    if tid is None or (isinstance(tid, str) and not tid.strip()):
+        return box.label or ""
+    text = str(tid)
+    if " " in text:
+        return box.label or text
+    if len(text) >= 16 and all(c in "0123456789abcdef" for c in text.lower()):
+        return f"#{text[:6]}"
+    return f"#{text}"
 
 
 def draw_track_ids(image: np.ndarray, boxes: list[Box3D], K: np.ndarray, T_cam_ref: np.ndarray) -> None:
