@@ -78,7 +78,7 @@ def _source_points() -> dict[str, np.ndarray]:
 
 
 def write_log(out: Path, sweeps: int) -> Path:
-    from sensorfuse.io.rosbag_writer import LogWriter
+    from sensorfuse.io.ros.writer import LogWriter
 
     path = out / "log"
     if path.exists():
@@ -161,7 +161,7 @@ def measure_memory(path: Path, which: str) -> dict[str, float]:
     import rosbags.highlevel  # noqa: F401
 
     import sensorfuse.io  # noqa: F401
-    from sensorfuse.io.pointcloud2 import decode_cloud  # noqa: F401
+    from sensorfuse.io.ros.pointcloud2 import decode_cloud  # noqa: F401
 
     base = _rss_mb()
     peak = [base]

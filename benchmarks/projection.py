@@ -82,7 +82,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
-    from sensorfuse.io.kitti import read_kitti_object_calib, read_velodyne_bin
+    from sensorfuse.io.kitti.calib import read_kitti_object_calib
+    from sensorfuse.io.kitti.velodyne import read_velodyne_bin
 
     d = Path(args.data) / "kitti_object" / "training"
     cal = read_kitti_object_calib(d / "calib" / "000000.txt")

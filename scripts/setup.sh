@@ -2,7 +2,7 @@
 # sensorfuse set-up on a fresh Debian machine, idempotent.
 #
 #   bash scripts/setup.sh run    install (system packages, .venv, sensorfuse) and run the main job on sample_data/
-#   bash scripts/setup.sh test   install with the dev extras and run ruff + the whole test suite (under xvfb)
+#   bash scripts/setup.sh test   install with the dev extras and run ruff, mypy and the whole test suite (under xvfb)
 #
 # Environment: PYTHON (default python3, >= 3.10), VENV (default .venv in the repository), PYTEST_ARGS (extra args).
 set -euo pipefail
@@ -61,6 +61,8 @@ else
     echo ">> ruff"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
+    echo ">> mypy (the modules listed in pyproject's [tool.mypy] files)"
+    "$VENV/bin/mypy"
     echo ">> pytest"
     # xvfb-run gives the viewer tests a display; -a picks a free server number.
     # shellcheck disable=SC2086

@@ -15,10 +15,14 @@ import numpy as np
 from sensorfuse.errors import ValidationError
 
 __all__ = [
+    "ROTATION_ATOL",
     "check_array",
     "check_finite",
+    "check_rotation",
     "check_stamp",
     "check_stamps",
+    "check_transform",
+    "sort_unique",
 ]
 
 _DTYPE_KIND_NAMES = {"f": "floating point", "i": "signed integer", "u": "unsigned integer", "b": "boolean"}
@@ -143,3 +147,80 @@ def check_stamps(value: object, name: str = "stamp_ns", *, strictly: bool = Fals
                 f" ({bad.size} place(s) in all). Sort the data or report the reorder explicitly."
             )
     return arr
+
+
+def sort_unique(stamps: np.ndarray, *, keep: str) -> np.ndarray:
+    """Indices that put ``stamps`` in ascending order with every repeated stamp once: ``stamps[idx]`` is strictly
+    increasing. The policy for a repeated stamp is named, never implied: ``keep="first"`` keeps the one given first
+    (a reader's first recorded message), ``keep="last"`` the one given last (a later transform overrides)."""
+    s = np.asarray(stamps)
+    if keep == "first":
+        order = np.argsort(s, kind="stable")
+        st = s[order]
+        return order[np.r_[True, st[1:] != st[:-1]]] if st.size else order
+    if keep == "last":
+        order = np.argsort(s[::-1], kind="stable")
+        order = s.size - 1 - order  # stable on the reversed array: the last given comes first among equals
+        st = s[order]
+        return order[np.r_[True, st[1:] != st[:-1]]] if st.size else order
+    raise ValidationError(f"sort_unique: keep must be 'first' or 'last', got {keep!r}")
+
+
+# -- rotations and rigid transforms (here, below geometry, so that types can check them) ----------
+
+#: Tolerance on ``R.T @ R - I`` and ``det(R) - 1`` for a matrix to count as a rotation.
+#: Calibration files print 7 significant digits, so 1e-5 accepts them and refuses anything that is not a rotation.
+ROTATION_ATOL = 1e-5
+_EYE3 = np.eye(3)
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
+
+
+def check_rotation(R: object, name: str = "R", *, atol: float = ROTATION_ATOL) -> np.ndarray:
+    """Validate a rotation matrix or a stack of them (``(..., 3, 3)``) and return it as float64.
+
+    Raises:
+        ValidationError: wrong shape, non-finite values, not orthonormal or a reflection (det -1).
+    """
+    R = check_array(R, name, dtype=np.float64, kinds="fiu", finite=True)
+    if R.ndim < 2 or R.shape[-2:] != (3, 3):
+        raise ValidationError(f"{name}: expected a 3x3 rotation matrix (or a stack (..., 3, 3)), got shape {R.shape}")
+    if R.shape == (3, 3):  # one matrix (the common case, per call in hot loops): no stacked linear algebra
+        (a, b, c), (d, e, f), (g, h, i) = R.tolist()
+        err = float(np.abs(R.T @ R - _EYE3).max())
+        det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+        if err <= atol and abs(det - 1.0) <= atol:
+            return R
+    else:
+        err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
+        det = np.linalg.det(R)
+    bad = (err > atol) | (np.abs(det - 1.0) > atol)
+    if np.any(bad):
+        idx = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+        where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
+        e, d = np.asarray(err)[idx], np.asarray(det)[idx]
+        kind = "a reflection (det -1)" if d < 0 else "not orthonormal"
+        raise ValidationError(
+            f"{name}{where} is {kind}: max |R^T R - I| = {e:.3g}, det = {d:.6f} (tolerance {atol:g}). "
+            "Re-orthonormalise it (e.g. Rotation.from_matrix(R).as_matrix()) if it is a rounded rotation."
+        )
+    return R
+
+
+def check_transform(T: object, name: str = "T", *, atol: float = ROTATION_ATOL) -> np.ndarray:
+    """Validate a rigid transform (4x4) or a stack (``(..., 4, 4)``) and return it as float64.
+
+    Raises:
+        ValidationError: wrong shape, NaN/inf, rotation block not a rotation, or last row not ``[0, 0, 0, 1]``.
+    """
+    T = check_array(T, name, dtype=np.float64, kinds="fiu", finite=True)
+    if T.ndim < 2 or T.shape[-2:] != (4, 4):
+        raise ValidationError(f"{name}: expected a 4x4 rigid transform (or a stack (..., 4, 4)), got shape {T.shape}")
+    last = T[..., 3, :]
+    if T.shape == (4, 4):
+        ok = last.tolist() == [0.0, 0.0, 0.0, 1.0] or bool(np.abs(last - _LAST_ROW).max() <= 1e-12)
+    else:
+        ok = bool(np.allclose(last, _LAST_ROW, atol=1e-12, rtol=0))
+    if not ok:
+        raise ValidationError(f"{name}: the last row of a rigid transform must be [0, 0, 0, 1], got {T[..., 3, :]}")
+    check_rotation(T[..., :3, :3], f"{name} (rotation block)", atol=atol)
+    return T

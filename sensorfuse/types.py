@@ -16,17 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from sensorfuse._checks import check_array, check_stamp, check_stamps
+from sensorfuse._checks import check_array, check_rotation, check_stamp, check_stamps, check_transform
 from sensorfuse.errors import ValidationError
-from sensorfuse.geometry.camera import CameraModel
-from sensorfuse.geometry.interpolation import Extrapolation, _interpolate_poses
-from sensorfuse.geometry.transforms import check_rotation, check_transform
 
 __all__ = [
     "IMAGE_ENCODINGS",
     "Box2D",
     "Box3D",
-    "CameraModel",
     "CompressedImage",
     "GnssFix",
     "Image",
@@ -438,7 +434,7 @@ class PoseTrajectory:
         return int(self.stamp_ns.shape[0])
 
     def interpolate(
-        self, query_ns: object, *, extrapolation: Extrapolation = "raise", max_extrapolation_ns: int = 0
+        self, query_ns: object, *, extrapolation: str = "raise", max_extrapolation_ns: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """Poses at ``query_ns`` (SLERP + linear; exact at the samples). See
         :func:`sensorfuse.geometry.interpolate_poses` for the extrapolation policy.
@@ -446,6 +442,9 @@ class PoseTrajectory:
         Returns:
             ``(T_world_body (M, 4, 4), valid (M,))``.
         """
+        # called, not owned: the interpolation lives in geometry (this module imports nothing above it at load)
+        from sensorfuse.geometry.interpolation import _interpolate_poses
+
         q = check_array(query_ns, "query_ns", ndim=1, dtype=np.int64, kinds="iu")
         return _interpolate_poses(
             self.stamp_ns,

@@ -97,7 +97,7 @@ def _tables_from_info(info_root, out):
     from pathlib import Path
 
     from sensorfuse.geometry.transforms import quat_wxyz_from_matrix
-    from sensorfuse.io.nuscenes import read_mmdet3d_nuscenes_info
+    from sensorfuse.io.nuscenes.tables import read_mmdet3d_nuscenes_info
 
     s = read_mmdet3d_nuscenes_info(next((info_root / "mmdet3d_originals").glob("*_info.json")))[0]
 

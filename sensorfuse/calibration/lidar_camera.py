@@ -24,11 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from sensorfuse.errors import CalibrationError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
-from sensorfuse.geometry.transforms import transform_difference
+from sensorfuse.geometry.transforms import se3_exp, transform_difference
 
 __all__ = [
     "EdgeFrame",
@@ -60,13 +59,6 @@ AXIS_NAMES = {"rx": "rotation about the camera's x axis (pitch)", "ry": "rotatio
               "ty": "translation up/down (camera y)", "tz": "translation along the optical axis (camera z)"}  # fmt: skip
 #: an axis whose probes (0.25 deg / 3 cm) raise the cost by less than this (relative) is reported as weakly observed
 WEAK_AXIS_RISE = 0.012
-
-
-def _exp(p: np.ndarray) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_rotvec(p[:3]).as_matrix()
-    T[:3, 3] = p[3:]
-    return T
 
 
 def _ring_neighbours(az: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +317,7 @@ class _Cost:
         self.fields = [np.exp(-f.distance / sigma).astype(np.float32) for f in self.frames]
 
     def X(self, p: np.ndarray) -> np.ndarray:
-        return _exp(p) @ self.X0
+        return se3_exp(p) @ self.X0
 
     def __call__(self, p: np.ndarray) -> float:
         return -self.score(p)[0]

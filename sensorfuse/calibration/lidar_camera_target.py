@@ -27,58 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from sensorfuse.calibration.intrinsics import BoardDetection
-from sensorfuse.calibration.lidar_camera import _exp
+from sensorfuse._checks import sort_unique
+from sensorfuse.calibration.board import BoardPose
 from sensorfuse.errors import CalibrationError, ValidationError
-from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.interpolation import bracket, interpolate_poses
-from sensorfuse.geometry.transforms import transform_difference
+from sensorfuse.geometry.transforms import se3_exp, transform_difference
 
-__all__ = ["BoardPose", "TargetResult", "board_pose", "calibrate_lidar_camera_target"]
+__all__ = ["TargetResult", "calibrate_lidar_camera_target"]
+
 
 #: point-to-board selection tolerances (plane distance, outline margin) per round, m; the last round uses 5 sigma
 TOLERANCES_M = (0.5, 0.15)
+
+
 MIN_POSES = 3
+
+
 MIN_POINTS_PER_POSE = 10
-
-
-@dataclass(frozen=True, eq=False)
-class BoardPose:
-    """One image's board pose: ``T_cam_board`` maps board coordinates (corners on z = 0) into the camera frame."""
-
-    stamp_ns: int
-    T_cam_board: np.ndarray
-    rms_px: float
-    corners: int
-    view: str = ""
-
-
-def board_pose(det: BoardDetection, camera: CameraModel, stamp_ns: int, *, max_rms_px: float = 1.0) -> BoardPose | None:
-    """The board pose of one detection by PnP on the undistorted bearings (any camera model), refined by
-    Levenberg-Marquardt; None when the corners do not fit a plane pose within ``max_rms_px``."""
-    import cv2
-
-    rays, ok = camera.unproject(det.image_points)
-    if ok.sum() < 6:
-        return None
-    obj = det.object_points[ok].astype(np.float64)
-    norm = (rays[ok, :2] / rays[ok, 2:3]).astype(np.float64)
-    I3 = np.eye(3)
-    found, rvec, tvec = cv2.solvePnP(obj, norm, I3, None, flags=cv2.SOLVEPNP_IPPE)
-    if not found:
-        return None
-    rvec, tvec = cv2.solvePnPRefineLM(obj, norm, I3, None, rvec, tvec)
-    T = np.eye(4)
-    T[:3, :3] = cv2.Rodrigues(rvec)[0]
-    T[:3, 3] = tvec.ravel()
-    Pc = obj @ T[:3, :3].T + T[:3, 3]
-    uv, valid = camera.project(Pc)
-    if not valid.all():
-        return None
-    rms = float(np.sqrt(np.mean(np.sum((uv - det.image_points[ok]) ** 2, axis=1))))
-    if rms > max_rms_px or T[2, 3] <= 0:
-        return None
-    return BoardPose(int(stamp_ns), T, rms, int(ok.sum()), det.view)
 
 
 @dataclass
@@ -157,9 +122,7 @@ def _pair_points(
     transform."""
     stamps = np.array([b.stamp_ns for b in poses], np.int64)
     T_cb = np.array([b.T_cam_board for b in poses])
-    order = np.argsort(stamps, kind="stable")
-    stamps, T_cb = stamps[order], T_cb[order]
-    keep = np.r_[True, np.diff(stamps) > 0]
+    keep = sort_unique(stamps, keep="first")
     stamps, T_cb = stamps[keep], T_cb[keep]
     centres = T_cb[:, :3, :3] @ centre + T_cb[:, :3, 3]  # the board centre in the camera frame at each image
     out_p, out_R, out_t, out_s = [], [], [], []
@@ -273,7 +236,7 @@ def calibrate_lidar_camera_target(
     sel = pts
     res = None
     for tol in tols:
-        T = _exp(p) @ T_init
+        T = se3_exp(p) @ T_init
         q = pts.board_coords(T)
         m = (np.abs(q[:, 2]) < tol) & (_outline_excess(q, outline) < tol)
         sel = pts.take(m)
@@ -288,7 +251,7 @@ def calibrate_lidar_camera_target(
             )
 
         def residuals(x: np.ndarray, s: _Points = sel) -> np.ndarray:
-            qq = s.board_coords(_exp(x) @ T_init)
+            qq = s.board_coords(se3_exp(x) @ T_init)
             if assumed:  # no outline residual without the border
                 return qq[:, 2]
             return np.r_[qq[:, 2], _outline_excess(qq, outline)]
@@ -297,7 +260,7 @@ def calibrate_lidar_camera_target(
         res = least_squares(residuals, p, loss="soft_l1", f_scale=2 * scale, x_scale=np.r_[[0.01] * 3, [0.05] * 3])
         p = res.x
     assert res is not None
-    T = _exp(p) @ T_init
+    T = se3_exp(p) @ T_init
     q = sel.board_coords(T)
     r = q[:, 2]
     # normals spread: board z axes in the camera frame at the used sweeps

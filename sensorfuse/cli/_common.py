@@ -83,8 +83,9 @@ def run(app: Callable[..., Any]) -> None:
 
     # typer's click (vendored as typer._click in newer typer, the click package in older): take the base classes
     # from typer's public BadParameter instead of naming either module
-    bases = {c.__name__: c for c in typer.BadParameter.__mro__}
-    usage_error, click_exception = bases["UsageError"], bases["ClickException"]
+    bases: dict[str, Any] = {c.__name__: c for c in typer.BadParameter.__mro__}
+    usage_error: type[Exception] = bases["UsageError"]
+    click_exception: type[Exception] = bases["ClickException"]
     try:
         rc = app(standalone_mode=False)
     except SensorfuseError as exc:
@@ -93,16 +94,16 @@ def run(app: Callable[..., Any]) -> None:
     except usage_error as exc:
         ctx = getattr(exc, "ctx", None)
         where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-        error(f"{' '.join(exc.format_message().split())}{where}")
-        sys.exit(exc.exit_code)
+        error(f"{' '.join(getattr(exc, 'format_message')().split())}{where}")  # noqa: B009 - a vendored click class
+        sys.exit(getattr(exc, "exit_code", 2))
     except typer.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         error("interrupted")
         sys.exit(130)
     except click_exception as exc:
-        error(" ".join(exc.format_message().split()))
-        sys.exit(exc.exit_code)
+        error(" ".join(getattr(exc, "format_message")().split()))  # noqa: B009
+        sys.exit(getattr(exc, "exit_code", 1))
     if isinstance(rc, int) and rc:
         sys.exit(rc)
 

@@ -149,7 +149,8 @@ def lidar_camera(
         print(f"residual RMS {q['rms_mm']} mm, one sigma {q['std_deg']} deg / {q['std_mm']} mm, board normals span "
               f"{q['normal_spread_deg']} deg, {summary['wall_time_s']} s")  # fmt: skip
     else:
-        from sensorfuse.pipelines.calib import is_kitti_object, lidar_camera_kitti, lidar_camera_targetless_log
+        from sensorfuse.io.open_log import is_kitti_object
+        from sensorfuse.pipelines.calib import lidar_camera_kitti, lidar_camera_targetless_log
 
         kitti = is_kitti_object(dataset)
         if kitti and init is None:

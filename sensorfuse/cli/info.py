@@ -1,4 +1,5 @@
-"""``fuse-info PATH``: what a drive log, dataset, calibration or rig file holds.
+"""``fuse-info PATH``: what a drive log, dataset, calibration or rig file holds (the job is
+:mod:`sensorfuse.pipelines.info`; this module parses and prints).
 
 Drive logs (ROS1 .bag, ROS2 .db3/.mcap, ROS1-profile .mcap) and datasets (KITTI raw drives, nuScenes, EuRoC): per
 stream the type, frame, count, time range in each clock (header stamps vs record time), rate, jitter, largest gap,
@@ -11,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
-from sensorfuse.cli._common import console, print_json, run, table
+from sensorfuse.cli._common import console, print_json, progress_bar, run, table
 
 _EXAMPLES = (
     "Examples:\n\n  fuse-info sample_data/kitti_object\n\n  fuse-info sample_data/kitti_object --frame 000001 --json\n\n"
@@ -23,73 +25,145 @@ _EXAMPLES = (
 app = typer.Typer(add_completion=False)
 
 
-def _detect(path: Path) -> str:
-    from sensorfuse.errors import FormatError
-
-    if not path.exists():
-        raise FormatError(f"{path}: no such file or directory")
-    from sensorfuse.cli._fileinfo import SUFFIXES
-    from sensorfuse.io.open_log import detect_format
-
-    if path.is_file() and path.suffix in (".yaml", ".yml"):
-        return "rig"
-    if path.is_file() and path.suffix.lower() in SUFFIXES:
-        return "file"
-    if path.is_dir() and (path / "calib_cam_to_cam.txt").is_file():
-        return "kitti_raw_calib"
-    try:
-        fmt = detect_format(path)
-    except FormatError:
-        if path.is_dir() and any((p / "sensor.yaml").is_file() for p in path.iterdir() if p.is_dir()):
-            return "euroc_rig"
-        if path.is_dir() and any(p.suffix.lower() in SUFFIXES for p in path.rglob("*")):
-            return "folder"
-        raise
-    return "kitti_object" if fmt == "kitti-object" else "log"
+def _dur(ns: float) -> str:
+    """A duration for people: 3 significant digits in ns, us, ms, s, or days."""
+    a = abs(float(ns))
+    for unit, scale in (("d", 86400e9), ("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if a >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.0f} ns"
 
 
-def _kitti_frames(root: Path) -> list[tuple[str, Path]]:
-    splits = [root / s for s in ("training", "testing") if (root / s / "calib").is_dir()] or [root]
-    return [
-        (f"{s.name}/{p.stem}" if s != root else p.stem, s) for s in splits for p in sorted((s / "calib").glob("*.txt"))
-    ]
+def _t(ns: int | None) -> str:
+    """A stamp for people: UTC date and time for epoch stamps, seconds for small clocks (time since power-on)."""
+    if ns is None:
+        return "-"
+    if abs(ns) > 10**17:
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(ns // 10**9, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{when}.{(ns % 10**9) // 10**6:03d}"
+    return f"{ns / 1e9:.3f} s"
 
 
-def _describe_kitti_frame(split: Path, frame: str) -> dict[str, Any]:
-    import numpy as np
+def print_log(d: dict[str, Any]) -> None:
+    from rich.table import Table
 
-    from sensorfuse.geometry import project_points
-    from sensorfuse.io import read_kitti_object_calib, read_velodyne_bin, rig_from_kitti_object_calib
-    from sensorfuse.io.images import read_image_size
+    from sensorfuse.cli._common import console
 
-    calib = read_kitti_object_calib(split / "calib" / f"{frame}.txt")
-    out: dict[str, Any] = {"frame": frame, "calib": {"fx_px": calib.P2[0, 0], "T_cam0rect_velo": calib.T_cam0rect_velo}}
-    img = split / "image_2" / f"{frame}.png"
-    size = read_image_size(img) if img.is_file() else None
-    if size:
-        out["image_2"] = {"width": size[0], "height": size[1]}
-    velo = split / "velodyne" / f"{frame}.bin"
-    if velo.is_file():
-        cloud = read_velodyne_bin(velo)
-        xyz = cloud.xyz
-        info: dict[str, Any] = {
-            "points": len(cloud),
-            "xyz_min_m": xyz.min(axis=0).round(2),
-            "xyz_max_m": xyz.max(axis=0).round(2),
-            "max_range_m": round(float(np.linalg.norm(xyz, axis=1).max()), 2),
-            "intensity_range": [float(cloud.intensity.min()), float(cloud.intensity.max())],
-        }
-        if size:
-            rig = rig_from_kitti_object_calib(calib, size)
-            cam = rig.sensor("cam2").camera
-            _, _, mask = project_points(xyz, rig.transform("cam2", "velodyne"), cam)
-            info["points_in_image_2"] = int(mask.sum())
-        out["velodyne"] = info
-    labels = split / "label_2" / f"{frame}.txt"
-    if labels.is_file():
-        classes = [ln.split()[0] for ln in labels.read_text().splitlines() if ln.strip()]
-        out["label_2"] = {c: classes.count(c) for c in sorted(set(classes))}
-    return out
+    c = console()
+    c.print(f"[bold]{d['path']}[/]  format {d['format']}, {d['messages']} messages", highlight=False)
+    t = Table(title="streams")
+    for col in ("topic", "type", "kind", "frame", "count", "rate Hz", "notes"):
+        t.add_column(col, overflow="fold")
+    for s in d["streams"]:
+        tm = s.get("timing") or {}
+        notes = list(s["notes"])
+        if s["point_time"]:
+            notes.insert(0, f"per-point time: {s['point_time']}")
+        if not s["decodable"]:
+            notes.insert(0, "NOT DECODED")
+        if tm.get("clock_jumps"):
+            notes.append(f"{tm['clock_jumps']} clock jump(s): stamps from more than one clock")
+        t.add_row(
+            s["topic"],
+            s["msgtype"].replace("/msg/", "/"),
+            s["kind"],
+            s["frame_id"] or "-",
+            str(s["count"]),
+            f"{tm['rate_hz']:.2f}" if tm.get("rate_hz") else "-",
+            "; ".join(notes),
+        )
+    c.print(t)
+    t = Table(title="timing (header: the messages' own stamps; record: the log's clock; lag = record - header)")
+    for col in (
+        "topic",
+        "header first",
+        "header last",
+        "record first",
+        "jitter",
+        "max gap",
+        "drops",
+        "reordered",
+        "lag",
+    ):
+        t.add_column(col, overflow="fold")
+    for s in d["streams"]:
+        tm = s.get("timing") or {}
+        hdr = tm.get("clock") == "header"
+        fmt = (lambda ns: f"GPS {ns / 1e9:.3f} s") if tm.get("gps_time") else _t
+        t.add_row(
+            s["topic"],
+            fmt(tm.get("start_ns")) if hdr else "-",
+            fmt(tm.get("end_ns")) if hdr else "-",
+            _t(s["log_start_ns"]),
+            _dur(tm["jitter_ns"]) if tm.get("jitter_ns") is not None else "-",
+            _dur(tm["max_gap_ns"]) if tm.get("max_gap_ns") is not None else "-",
+            str(tm.get("dropped_estimate", "-")),
+            str(tm.get("out_of_order", "-")),
+            _dur(tm["latency_median_ns"]) if tm.get("latency_median_ns") is not None else "-",
+        )
+    c.print(t)
+    for n in d["notes"]:
+        c.print(f"[bold yellow]note:[/] {n}", highlight=False)
+    if d["static_transforms"]:
+        tt = Table(title="static transforms T_parent_child")
+        for col in ("parent", "child", "x y z (m)", "roll pitch yaw (deg)"):
+            tt.add_column(col, overflow="fold")
+        for tr in d["static_transforms"]:
+            tt.add_row(
+                tr["parent"],
+                tr["child"],
+                " ".join(f"{v:.4f}" for v in tr["xyz_m"]),
+                " ".join(f"{v:.3f}" for v in tr["rpy_deg"]),
+            )
+        c.print(tt)
+    for tr in d["dynamic_transforms"]:
+        c.print(f"dynamic transform {tr['parent']} -> {tr['child']}: {_t(tr['start_ns'])} .. {_t(tr['end_ns'])} s")
+    for topic, cam in d["cameras"].items():
+        K = np.asarray(cam["K"])
+        c.print(
+            f"camera {topic}: {cam['model']} {cam['width']}x{cam['height']} fx={K[0, 0]:.2f} fy={K[1, 1]:.2f} "
+            f"cx={K[0, 2]:.2f} cy={K[1, 2]:.2f} dist={np.round(np.asarray(cam['dist']), 6).tolist()}",
+            highlight=False,
+        )
+    rep = d["report"]
+    for topic, n in rep["bad_records"].items():
+        c.print(f"[bold red]{n} unreadable record(s) on {topic}:[/] {rep['first_error'][topic]}", highlight=False)
+    for w in rep["warnings"]:
+        c.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def print_files(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from sensorfuse.cli._common import console
+
+    c = console()
+    t = Table(title=d["path"])
+    for col in ("file", "kind", "what"):
+        t.add_column(col, overflow="fold")
+    for f in d["files"]:
+        if f["kind"] in ("pcd", "nuscenes-lidar-bin", "kitti-velodyne-bin"):
+            what = f"{f['points']} points, fields {' '.join(f['fields'])}, per-point time: {f['per_point_time']}"
+        elif f["kind"] == "image":
+            what = f"{f['width']}x{f['height']}"
+        elif f["kind"] == "opencalib-radar-csv":
+            what = f"{f['scans']} scans, {f['detections']} detections, rcs {f['rcs']}"
+        else:
+            parts = []
+            for e in f["entries"]:
+                if "camera" in e:
+                    K = np.asarray(e["K"])
+                    parts.append(f"{e['sensor']}: {e['camera']} {e['size'][0]}x{e['size'][1]} fx={K[0, 0]:.2f}")
+                else:
+                    T = np.asarray(e["T_target_source"])
+                    parts.append(f"T_{e['target']}_{e['sensor']} t={np.round(T[:3, 3], 4).tolist()}")
+            what = "; ".join(parts)
+        t.add_row(f["file"], f["kind"], what)
+    for s in d["not_understood"]:
+        t.add_row(s["file"], "-", s["reason"])
+    c.print(t)
 
 
 def _print_kitti(frames: list[dict[str, Any]]) -> None:
@@ -132,51 +206,36 @@ def info(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
 ) -> None:
-    kind = _detect(path)
-    if kind in ("file", "folder"):
-        from sensorfuse.cli._fileinfo import describe_file, describe_folder, print_files
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-        d = (
-            describe_folder(path)
-            if kind == "folder"
-            else {"path": str(path), "format": "files", "files": [describe_file(path)], "not_understood": []}
-        )
-        print_json(d) if json_out else print_files(d)
-        return
-    if kind == "log":
-        from sensorfuse.cli._loginfo import describe_log, print_log
+    from sensorfuse.pipelines.info import describe
 
-        d = describe_log(path, types=types, show_progress=not json_out)
-        print_json(d) if json_out else print_log(d)
-        return
-    if kind == "kitti_object":
-        from sensorfuse.errors import FormatError
+    with progress_bar(
+        TextColumn("stamps"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        disable=json_out,
+    ) as bar:  # fmt: skip
+        task = None
 
-        frames = _kitti_frames(path)
-        if frame is not None:
-            frames = [f for f in frames if f[0].endswith(frame)]
-            if not frames:
-                raise FormatError(f"{path}: no frame {frame!r}; frames: {', '.join(n for n, _ in _kitti_frames(path))}")
-        if not frames:
-            raise FormatError(f"{path}: no calib/*.txt found")
-        described = [_describe_kitti_frame(split, name.split("/")[-1]) | {"frame": name} for name, split in frames]
-        if json_out:
-            print_json({"format": "kitti_object", "path": str(path), "frames": described})
-        else:
-            _print_kitti(described)
-        return
-    from sensorfuse.io import load_rig, read_kitti_raw_calib, rig_from_euroc, rig_from_kitti_raw_calib, rig_to_dict
+        def progress(done: int, total: int) -> None:
+            nonlocal task
+            if total < 5000:  # a quick pass: no bar
+                return
+            if task is None:
+                task = bar.add_task("stamps", total=total)
+            bar.update(task, completed=done)
 
-    if kind == "rig":
-        rig = load_rig(path)
-    elif kind == "kitti_raw_calib":
-        rig = rig_from_kitti_raw_calib(read_kitti_raw_calib(path), source=str(path))
-    else:
-        rig = rig_from_euroc(path)
+        d = describe(path, frame=frame, types=types, progress=progress)
+    rig = d.pop("rig_object", None)
     if json_out:
-        print_json({"format": kind, "path": str(path), "rig": rig_to_dict(rig)})
-    else:
+        print_json(d)
+    elif d["format"] == "files":
+        print_files(d)
+    elif d["format"] == "kitti_object":
+        _print_kitti(d["frames"])
+    elif rig is not None:
         _print_rig(rig)
+    else:
+        print_log(d)
 
 
 def main() -> None:

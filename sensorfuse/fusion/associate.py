@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sensorfuse._checks import sort_unique
 from sensorfuse.errors import SyncError, ValidationError
 from sensorfuse.rig import ClockModel
 
@@ -124,12 +125,10 @@ def associate(
     if tolerance_ns < 0:
         raise ValidationError(f"{what}: tolerance_ns must be >= 0, got {tolerance_ns}")
     # sort once (stable: of duplicated stamps the first recorded wins); answers refer to the original indices
-    order = np.argsort(stamps, kind="stable")
+    order = sort_unique(stamps, keep="first")
+    if order.size < stamps.size:
+        notes.append(f"{what}: {stamps.size - order.size} duplicated stamp(s); the first recorded of each is used")
     s = stamps[order]
-    uniq = np.r_[True, s[1:] != s[:-1]]
-    if not uniq.all():
-        notes.append(f"{what}: {int((~uniq).sum())} duplicated stamp(s); the first recorded of each is used")
-    s, order = s[uniq], order[uniq]
     pos = np.searchsorted(s, ref, side="right")  # s[pos-1] <= ref < s[pos]
     has_lo = pos > 0
     has_hi = pos < s.size

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensorfuse._checks import check_array, check_stamps
+from sensorfuse._checks import check_array, check_stamps, sort_unique
 from sensorfuse.errors import ExtrapolationError, ValidationError
 from sensorfuse.geometry.interpolation import interpolate_linear, interpolate_poses
 from sensorfuse.geometry.transforms import _transform_from
@@ -225,9 +225,7 @@ def tracks_at(
     q = np.array([query_ns], np.int64)
     for k, tid in enumerate(uniq):  # per track (tens), each vectorised
         m = ids == tid
-        order = np.argsort(s[m], kind="stable")
-        st, xs = s[m][order], x[m][order]
-        keep = np.r_[True, st[1:] != st[:-1]]
-        r = signal_at(st[keep], xs[keep], q, max_gap_ns=max_gap_ns, max_extrapolation_ns=max_extrapolation_ns)
+        keep = sort_unique(s[m], keep="first")
+        r = signal_at(s[m][keep], x[m][keep], q, max_gap_ns=max_gap_ns, max_extrapolation_ns=max_extrapolation_ns)
         vals[k], status[k] = r.value[0], r.status[0]
     return uniq, Interpolated(vals, status, np.repeat(q, uniq.size))

@@ -35,7 +35,7 @@ import numpy as np
 
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.camera import CameraModel
-from sensorfuse.geometry.transforms import check_transform
+from sensorfuse.geometry.transforms import check_transform, invert_transform
 from sensorfuse.types import Box2D, Box3D
 
 __all__ = [
@@ -125,7 +125,7 @@ def project_labels(
         first, _ = points_in_boxes(Pb, boxes)
         proj = project_cloud(Pb, T, camera, zbuffer=True, splat=splat)
         seen = np.flatnonzero(proj.visible)  # returns the camera sees (z-buffer): on the box, or in front of it
-        origin = np.linalg.inv(T)[:3, 3]  # the camera centre in the boxes' frame
+        origin = invert_transform(T)[:3, 3]  # the camera centre in the boxes' frame
         rays = Pb[seen] - origin
         dist = np.linalg.norm(rays, axis=1)
         for k in range(len(boxes)):

@@ -17,6 +17,7 @@ from collections import deque
 
 import numpy as np
 
+from sensorfuse._checks import sort_unique
 from sensorfuse.errors import TransformError
 from sensorfuse.geometry.interpolation import _interpolate_poses
 from sensorfuse.geometry.transforms import _invert, check_transform
@@ -38,10 +39,8 @@ class _Edge:
         stamps = np.concatenate([s for s, _ in self._pending] + ([self.stamps] if self.stamps is not None else []))
         T = np.concatenate([t for _, t in self._pending] + ([self.T] if self.T is not None else []))
         self._pending.clear()
-        order = np.argsort(stamps, kind="stable")
-        stamps, T = stamps[order], T[order]
-        keep = np.ones(stamps.shape[0], bool)
-        keep[:-1] = stamps[1:] != stamps[:-1]  # a repeated stamp: the last one given wins
+        # a repeated stamp: the last one in this order (pending blocks, then what was stored) wins
+        keep = sort_unique(stamps, keep="last")
         self.stamps, self.T = stamps[keep], T[keep]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sensorfuse._checks import check_array
+from sensorfuse._checks import ROTATION_ATOL, check_array, check_rotation, check_transform
 from sensorfuse.errors import ValidationError
 
 __all__ = [
@@ -29,68 +29,13 @@ __all__ = [
     "quat_wxyz_from_xyzw",
     "quat_xyzw_from_matrix",
     "quat_xyzw_from_wxyz",
+    "se3_exp",
+    "se3_log",
     "transform_difference",
     "transform_from",
     "transform_from_quat_wxyz",
     "transform_from_quat_xyzw",
 ]
-
-#: Tolerance on ``R.T @ R - I`` and ``det(R) - 1`` for a matrix to count as a rotation.
-#: Calibration files print 7 significant digits, so 1e-5 accepts them and refuses anything that is not a rotation.
-ROTATION_ATOL = 1e-5
-_EYE3 = np.eye(3)
-_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
-
-
-def check_rotation(R: object, name: str = "R", *, atol: float = ROTATION_ATOL) -> np.ndarray:
-    """Validate a rotation matrix or a stack of them (``(..., 3, 3)``) and return it as float64.
-
-    Raises:
-        ValidationError: wrong shape, non-finite values, not orthonormal or a reflection (det -1).
-    """
-    R = check_array(R, name, dtype=np.float64, kinds="fiu", finite=True)
-    if R.ndim < 2 or R.shape[-2:] != (3, 3):
-        raise ValidationError(f"{name}: expected a 3x3 rotation matrix (or a stack (..., 3, 3)), got shape {R.shape}")
-    if R.shape == (3, 3):  # one matrix (the common case, per call in hot loops): no stacked linear algebra
-        (a, b, c), (d, e, f), (g, h, i) = R.tolist()
-        err = float(np.abs(R.T @ R - _EYE3).max())
-        det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
-        if err <= atol and abs(det - 1.0) <= atol:
-            return R
-    else:
-        err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))
-        det = np.linalg.det(R)
-    bad = (err > atol) | (np.abs(det - 1.0) > atol)
-    if np.any(bad):
-        idx = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-        where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
-        e, d = np.asarray(err)[idx], np.asarray(det)[idx]
-        kind = "a reflection (det -1)" if d < 0 else "not orthonormal"
-        raise ValidationError(
-            f"{name}{where} is {kind}: max |R^T R - I| = {e:.3g}, det = {d:.6f} (tolerance {atol:g}). "
-            "Re-orthonormalise it (e.g. Rotation.from_matrix(R).as_matrix()) if it is a rounded rotation."
-        )
-    return R
-
-
-def check_transform(T: object, name: str = "T", *, atol: float = ROTATION_ATOL) -> np.ndarray:
-    """Validate a rigid transform (4x4) or a stack (``(..., 4, 4)``) and return it as float64.
-
-    Raises:
-        ValidationError: wrong shape, NaN/inf, rotation block not a rotation, or last row not ``[0, 0, 0, 1]``.
-    """
-    T = check_array(T, name, dtype=np.float64, kinds="fiu", finite=True)
-    if T.ndim < 2 or T.shape[-2:] != (4, 4):
-        raise ValidationError(f"{name}: expected a 4x4 rigid transform (or a stack (..., 4, 4)), got shape {T.shape}")
-    last = T[..., 3, :]
-    if T.shape == (4, 4):
-        ok = last.tolist() == [0.0, 0.0, 0.0, 1.0] or bool(np.abs(last - _LAST_ROW).max() <= 1e-12)
-    else:
-        ok = bool(np.allclose(last, _LAST_ROW, atol=1e-12, rtol=0))
-    if not ok:
-        raise ValidationError(f"{name}: the last row of a rigid transform must be [0, 0, 0, 1], got {T[..., 3, :]}")
-    check_rotation(T[..., :3, :3], f"{name} (rotation block)", atol=atol)
-    return T
 
 
 def transform_from(R: object, t: object) -> np.ndarray:
@@ -215,3 +160,24 @@ def transform_difference(T_a: object, T_b: object) -> tuple[float, float]:
     if T_a.shape != (4, 4) or T_b.shape != (4, 4):
         raise ValidationError("transform_difference: expects two single 4x4 transforms")
     return float(angle_between_rotations_deg(T_a[:3, :3], T_b[:3, :3])), float(np.linalg.norm(T_a[:3, 3] - T_b[:3, 3]))
+
+
+def se3_exp(p: object) -> np.ndarray:
+    """The rigid transform of a 6-vector ``(rotation vector (rad), translation (m))``: rotation by SciPy's rotvec,
+    translation taken as is (the parametrisation every refinement here perturbs a transform with: ``se3_exp(p) @ T``).
+    """
+    from scipy.spatial.transform import Rotation
+
+    v = np.asarray(p, np.float64)
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_rotvec(v[:3]).as_matrix()
+    T[:3, 3] = v[3:6]
+    return T
+
+
+def se3_log(T: object) -> np.ndarray:
+    """The inverse of :func:`se3_exp`: ``(rotation vector, translation)`` of a rigid transform."""
+    from scipy.spatial.transform import Rotation
+
+    M = np.asarray(T, np.float64)
+    return np.r_[Rotation.from_matrix(M[:3, :3]).as_rotvec(), M[:3, 3]]

@@ -1,4 +1,4 @@
-"""Kalibr camchain YAML (``camchain.yaml`` / ``camchain-imucam.yaml``) and EuRoC/ASL ``sensor.yaml`` files.
+"""Kalibr camchain YAML (``camchain.yaml`` / ``camchain-imucam.yaml``).
 
 Kalibr conventions, as converted here:
 
@@ -8,8 +8,6 @@ Kalibr conventions, as converted here:
   camera's ``clock.offset_ns`` (``t_reference = t_stream + offset``).
 - Only Kalibr's ``pinhole`` camera with ``radtan``, ``equidistant`` or ``none`` distortion maps to a sensorfuse
   model; ``omni``, ``ds``, ``eucm`` and ``fov`` are refused with a clear message.
-
-EuRoC ``sensor.yaml``: ``T_BS`` maps sensor points into the body frame: ``T_body_sensor``.
 """
 
 from __future__ import annotations
@@ -27,17 +25,10 @@ from sensorfuse.geometry.transforms import check_transform
 from sensorfuse.io._yaml import read_yaml, require, write_yaml
 from sensorfuse.rig import ClockModel, Provenance, Rig, Sensor
 
-__all__ = [
-    "kalibr_camchain_from_rig",
-    "read_euroc_sensor_yaml",
-    "read_kalibr_camchain",
-    "rig_from_euroc",
-    "rig_from_kalibr_camchain",
-    "write_kalibr_camchain",
-]
+__all__ = ["kalibr_camchain_from_rig", "read_kalibr_camchain", "rig_from_kalibr_camchain", "write_kalibr_camchain"]
+
 
 _CAMCHAIN = "Kalibr camchain"
-_EUROC = "EuRoC sensor.yaml"
 
 
 def _transform(value: object, where: str, path: object) -> np.ndarray:
@@ -166,67 +157,3 @@ def write_kalibr_camchain(
 ) -> Path:
     """Write :func:`kalibr_camchain_from_rig` to ``path``."""
     return write_yaml(kalibr_camchain_from_rig(rig, cameras, imu=imu), path)
-
-
-# -- EuRoC / ASL -------------------------------------------------------------------------------------------------
-
-
-def read_euroc_sensor_yaml(
-    path: str | os.PathLike[str],
-) -> tuple[str, np.ndarray, CameraModel | None, dict[str, float], float | None]:
-    """Read an ASL ``sensor.yaml``.
-
-    Returns:
-        ``(sensor_type, T_body_sensor (4x4), camera or None, noise parameters, rate_hz or None)``.
-    """
-    path = Path(path)
-    d = read_yaml(path, _EUROC)
-    kind = str(require(d, "sensor_type", _EUROC, path))
-    tb = require(d, "T_BS", _EUROC, path)
-    try:
-        T = check_transform(np.asarray(require(tb, "data", _EUROC, path), dtype=np.float64).reshape(4, 4), "T_BS")
-    except (ValidationError, ValueError) as exc:
-        raise FormatError(f"{_EUROC} {path}: T_BS: {exc}") from None
-    camera = None
-    if kind == "camera":
-        fu, fv, cu, cv = (float(x) for x in require(d, "intrinsics", _EUROC, path))
-        w, h = (int(x) for x in require(d, "resolution", _EUROC, path))
-        try:
-            camera = CameraModel(
-                [[fu, 0, cu], [0, fv, cv], [0, 0, 1]],
-                [float(x) for x in d.get("distortion_coefficients", [])],
-                str(d.get("distortion_model", "radial-tangential")),
-                w,
-                h,
-            )
-        except ValidationError as exc:
-            raise FormatError(f"{_EUROC} {path}: {exc}") from None
-    noise = {
-        k: float(v)
-        for k, v in d.items()
-        if k.endswith(("_noise_density", "_random_walk")) and isinstance(v, (int, float))
-    }
-    rate = float(d["rate_hz"]) if "rate_hz" in d else None
-    return kind, T, camera, noise, rate
-
-
-def rig_from_euroc(mav0: str | os.PathLike[str], *, name: str = "euroc") -> Rig:
-    """A rig from an ASL ``mav0`` folder: one sensor per sub-folder with a camera or IMU ``sensor.yaml``, joined
-    through the ``body`` frame by their ``T_BS``."""
-    mav0 = Path(mav0)
-    if not mav0.is_dir():
-        raise FormatError(f"EuRoC folder {mav0}: not a directory")
-    prov = Provenance(method="EuRoC / Kalibr calibration", data=str(mav0))
-    sensors, edges = [], []
-    for sub in sorted(p for p in mav0.iterdir() if (p / "sensor.yaml").is_file()):
-        kind, T, cam, noise, rate = read_euroc_sensor_yaml(sub / "sensor.yaml")
-        if kind not in ("camera", "imu"):
-            continue
-        sensors.append(Sensor(name=sub.name, kind=kind, camera=cam, noise=noise, rate_hz=rate, provenance=prov))
-        edges.append((sub.name, T))
-    if not sensors:
-        raise FormatError(f"EuRoC folder {mav0}: no camera or IMU sensor.yaml found in its sub-folders")
-    rig = Rig(name=name, sensors=tuple(sensors), base_frame="body", provenance=prov)
-    for n, T in edges:
-        rig = rig.with_extrinsic("body", n, T, prov)
-    return rig

@@ -1,5 +1,6 @@
-"""Writer of the synchronised dataset layout (``fuse-sync --format sensorfuse``), lossless and documented in
-docs/sync.md::
+"""Our synchronised dataset layout (``fuse-sync --format sensorfuse``): its file names, the writer, the reader, and
+the :class:`DatasetWriter` protocol every synced-dataset writer implements (this one, KITTI's). Lossless and
+documented in docs/sync.md::
 
     OUT/
       rig.yaml              the rig: /tf_static extrinsics, CameraInfo intrinsics, --rig, clocks as applied
@@ -28,8 +29,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,13 +39,33 @@ from sensorfuse._scratch import Scratch
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.io._files import PartialDir, json_default
 from sensorfuse.io.messages import Odometry
-from sensorfuse.io.opencalib import write_pcd_columns, write_pcd_records
-from sensorfuse.io.pointcloud2 import cloud_columns
+from sensorfuse.io.pcd import write_pcd_columns, write_pcd_records
 from sensorfuse.io.rigfile import save_rig
+from sensorfuse.io.ros.pointcloud2 import cloud_columns
 from sensorfuse.rig import Rig
 from sensorfuse.types import CompressedImage, GnssFix, Image, ImuSamples, PointCloud, RadarScan
 
-__all__ = ["FOLDER_KINDS", "TABLE_KINDS", "SyncedWriter", "write_csv"]
+__all__ = [
+    "FOLDER_KINDS",
+    "FRAMES_CSV",
+    "INDEX_CSV",
+    "RIG_YAML",
+    "SYNC_REPORT",
+    "TABLE_KINDS",
+    "DatasetWriter",
+    "FramePlan",
+    "SyncedDataset",
+    "SyncedWriter",
+    "is_synced_dataset",
+    "read_csv_columns",
+    "write_csv",
+]
+
+#: the files of the layout (the only place their names are spelled)
+FRAMES_CSV = "frames.csv"
+SYNC_REPORT = "sync_report.json"
+RIG_YAML = "rig.yaml"
+INDEX_CSV = "index.csv"
 
 FOLDER_KINDS = ("lidar", "camera", "radar")
 TABLE_KINDS = ("imu", "gnss", "pose")
@@ -59,6 +81,54 @@ MAX_PENDING = 64
 #: the PCD field of the per-point time: the name the API gives it (PointCloud.t_offset_ns)
 PCD_TIME_FIELD = "t_offset_ns"
 MAX_PENDING_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """The synchronised frames as plain arrays: what a dataset writer needs to know of the sync (no fusion object).
+
+    Attributes:
+        reference: the reference stream's name.
+        kinds: stream name -> kind (lidar, camera, radar, imu, gnss, pose, ...).
+        topics: stream name -> topic.
+        reference_index: (M,) the reference message of each frame.
+        reference_stamp_ns: (M,) its stamp on the reference clock.
+        partners: stream name -> (M,) the message paired with each frame, -1 where none.
+    """
+
+    reference: str
+    kinds: dict[str, str]
+    topics: dict[str, str]
+    reference_index: np.ndarray
+    reference_stamp_ns: np.ndarray
+    partners: dict[str, np.ndarray]
+
+
+class DatasetWriter(Protocol):
+    """What a synchronised-dataset writer offers ``fuse-sync`` (:class:`SyncedWriter`, KITTI's
+    :class:`~sensorfuse.io.kitti.synced_writer.KittiSyncWriter`): register streams, take messages, write the tables and
+    move the output into place when complete, or remove it after an error."""
+
+    out: Path
+
+    def add_stream(self, name: str, kind: str, *, deskewed: bool = False) -> str: ...
+
+    def write(
+        self,
+        name: str,
+        index: int,
+        data: object,
+        times: tuple[int, int, int | None],
+        *,
+        prepare: Callable[..., dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def finish(self, rig: Rig | None, frames: dict[str, np.ndarray], report: dict[str, Any]) -> Path: ...
+
+    def abort(self, *, keep_partial: bool = False) -> None: ...
 
 
 def write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
@@ -272,11 +342,11 @@ class SyncedWriter:
             for r in rows:
                 keys += [k for k in r if k not in keys]
             cols = {k: np.ma.masked_array([r.get(k, 0) for r in rows], [k not in r for r in rows]) for k in keys}
-            write_csv(self.tmp / name / "index.csv", cols if rows else {k: np.zeros(0) for k in _TIME})
+            write_csv(self.tmp / name / INDEX_CSV, cols if rows else {k: np.zeros(0) for k in _TIME})
         if rig is not None:
-            save_rig(rig, self.tmp / "rig.yaml")
-        write_csv(self.tmp / "frames.csv", frames)
-        (self.tmp / "sync_report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
+            save_rig(rig, self.tmp / RIG_YAML)
+        write_csv(self.tmp / FRAMES_CSV, frames)
+        write_report(self.tmp, report)
         return self._dir.commit()
 
     def abort(self, *, keep_partial: bool = False) -> None:
@@ -350,3 +420,104 @@ def _write_png(path: Path, a: np.ndarray, encoding: str) -> None:
         a = a[..., ::-1] if encoding == "rgb8" else a[..., [2, 1, 0, 3]]  # PNG stores colour the normal way
     if not cv2.imwrite(str(path), np.ascontiguousarray(a), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise FormatError(f"{path}: PNG could not be written")
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> None:
+    """``sync_report.json`` (numpy values converted)."""
+    (folder / SYNC_REPORT).write_text(json.dumps(report, indent=2, default=json_default) + "\n")
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+def read_csv_columns(path: Path) -> dict[str, list[str]]:
+    """A CSV file with a header row as columns of strings ({} for a file with no rows)."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+def _ints(values: list[str]) -> np.ndarray:
+    """A CSV column of integers; empty cells (masked: no partner) become -1."""
+    return np.array([int(v) if v not in ("", "--") else -1 for v in values], np.int64)
+
+
+def is_synced_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder in this layout (it has frames.csv and sync_report.json)."""
+    p = Path(path)
+    return p.is_dir() and (p / FRAMES_CSV).is_file() and (p / SYNC_REPORT).is_file()
+
+
+class SyncedDataset:
+    """A ``fuse-sync`` output folder, read back: the rig, the report, the frames (each stream's message per frame,
+    the time errors) and each message's file.
+
+    Raises:
+        FormatError: a file of the layout is missing (the folder is not a complete fuse-sync output).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from sensorfuse.io._files import read_json
+        from sensorfuse.io.rigfile import load_rig
+
+        self.path = Path(path)
+        for f in (FRAMES_CSV, RIG_YAML, SYNC_REPORT):
+            if not (self.path / f).is_file():
+                raise FormatError(f"{self.path}: no {f}; not a complete fuse-sync output folder")
+        self.rig = load_rig(self.path / RIG_YAML)
+        self.report: Any = read_json(self.path / SYNC_REPORT, "fuse-sync report")
+        self.reference: str = self.report["reference"]
+        self.kinds: dict[str, str] = {k: v["kind"] for k, v in self.report["streams"].items()}
+        self.frames = read_csv_columns(self.path / FRAMES_CSV)
+        self.index = {n: _ints(self.frames[f"{n}_index"]) for n in self.kinds if f"{n}_index" in self.frames}
+        self.index[self.reference] = _ints(self.frames["reference_index"])
+        self.stamps_ns = _ints(self.frames["reference_stamp_ns"])
+        self.files: dict[str, dict[int, str]] = {}
+        for n, k in self.kinds.items():
+            if k in FOLDER_KINDS and (self.path / n / INDEX_CSV).is_file():
+                t = read_csv_columns(self.path / n / INDEX_CSV)
+                self.files[n] = dict(zip(_ints(t["index"]).tolist(), t["file"], strict=True)) if t else {}
+
+    def __len__(self) -> int:
+        return int(self.stamps_ns.size)
+
+    def time_errors_ns(self, frame: int) -> dict[str, int]:
+        """Each paired stream's time error in frame ``frame`` (frames.csv ``<name>_dt_ns``)."""
+        out = {}
+        for n in self.kinds:
+            col = self.frames.get(f"{n}_dt_ns")
+            if col is not None and col[frame] not in ("", "--"):
+                out[n] = int(col[frame])
+        return out
+
+    def message(self, name: str, frame: int) -> int:
+        """The message index of stream ``name`` in frame ``frame`` (-1: none)."""
+        return int(self.index[name][frame]) if name in self.index else -1
+
+    def has_table(self, name: str) -> bool:
+        """Whether stream ``name`` has its full-rate table (``<name>.csv``: IMU, GNSS, poses)."""
+        return (self.path / f"{name}.csv").is_file()
+
+    def file(self, name: str, message: int) -> Path:
+        """The file of message ``message`` of a folder stream."""
+        return self.path / name / self.files[name][message]
+
+    def trajectory(self, name: str) -> Any:
+        """The pose table ``<name>.csv`` as a :class:`~sensorfuse.types.PoseTrajectory` (stamps on the reference
+        clock, sorted, repeated stamps dropped: first wins), or None with fewer than two poses."""
+        from scipy.spatial.transform import Rotation
+
+        from sensorfuse._checks import sort_unique
+        from sensorfuse.types import PoseTrajectory
+
+        t = read_csv_columns(self.path / f"{name}.csv")
+        if len(t.get("stamp_ns", [])) < 2:
+            return None
+        stamps = _ints(t["stamp_ns"])
+        T = np.tile(np.eye(4), (len(stamps), 1, 1))
+        T[:, :3, 3] = np.array([t["x"], t["y"], t["z"]], np.float64).T
+        T[:, :3, :3] = Rotation.from_quat(np.array([t["qx"], t["qy"], t["qz"], t["qw"]], np.float64).T).as_matrix()
+        keep = sort_unique(stamps, keep="first")
+        return PoseTrajectory(stamps[keep], T[keep], t["frame_id"][0], t["child_frame_id"][0])

@@ -20,33 +20,35 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
+from sensorfuse.io.images import IMAGE_SUFFIXES, read_image_bgr, read_image_gray, to_gray, write_png
+from sensorfuse.io.kitti.object import kitti_object_file, kitti_object_frames
+from sensorfuse.io.open_log import is_kitti_object
+from sensorfuse.viz.reports import (
+    drift_report_image,
+    intrinsics_report_image,
+    lidar_camera_report_image,
+    report_path,
+    target_report_image,
+)
 
 __all__ = [
     "calib_check",
-    "drift_report_image",
     "intrinsics_from_images",
-    "intrinsics_report_image",
-    "is_kitti_object",
     "kitti_targetless_inputs",
     "lidar_camera_kitti",
-    "lidar_camera_report_image",
     "lidar_camera_target_log",
     "lidar_camera_targetless_log",
     "log_edge_frames",
     "log_lidar_camera_setup",
-    "target_report_image",
 ]
-
-_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm"}
 
 
 def _images(source: str | Path, topic: str | None, every: int) -> Iterator[tuple[str, np.ndarray]]:
     """(name, 8-bit gray image) of a folder, a glob or a log's camera topic."""
-    import cv2
 
     p = Path(source)
-    if p.is_dir() and not topic and any(f.suffix.lower() in _IMAGE_EXT for f in p.iterdir()):
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_EXT)
+    if p.is_dir() and not topic and any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.iterdir()):
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     elif not p.exists() and any(ch in str(source) for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(source)))
         if not files:
@@ -55,17 +57,12 @@ def _images(source: str | Path, topic: str | None, every: int) -> Iterator[tuple
         yield from _log_images(p, topic, every)
         return
     for f in files[::every]:
-        img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise FormatError(f"{f}: not an image OpenCV can read")
-        yield f.name, img
+        yield f.name, read_image_gray(f)
 
 
 def _log_images(path: Path, topic: str | None, every: int) -> Iterator[tuple[str, np.ndarray]]:
-    import cv2
 
     from sensorfuse.io import open as open_log
-    from sensorfuse.pipelines.view import to_bgr
 
     with open_log(path) as reader:
         cams = [t for t, s in reader.streams.items() if s.kind == "camera"]
@@ -78,7 +75,7 @@ def _log_images(path: Path, topic: str | None, every: int) -> Iterator[tuple[str
         n = reader.stream(topic).count
         for i in range(0, n, every):
             m = reader.get(topic, i)
-            yield f"{topic}#{i}", cv2.cvtColor(to_bgr(m.data), cv2.COLOR_BGR2GRAY)
+            yield f"{topic}#{i}", to_gray(m.data)
 
 
 def intrinsics_from_images(
@@ -97,7 +94,8 @@ def intrinsics_from_images(
     """Calibrate one camera from board images; returns ``(IntrinsicsResult, summary)`` and writes ``out`` (a rig
     file), ``out`` with ``.png`` (the report), ``camera_info`` (ROS CameraInfo YAML) and ``kalibr`` (a one-camera
     Kalibr camchain YAML) when given."""
-    from sensorfuse.calibration.intrinsics import Board, calibrate_intrinsics, detect_board
+    from sensorfuse.calibration.board import Board, detect_board
+    from sensorfuse.calibration.intrinsics import calibrate_intrinsics
 
     if every < 1:
         raise ValidationError(f"--every {every}: expected a positive number")
@@ -121,9 +119,9 @@ def intrinsics_from_images(
     if kalibr is not None and model == "brown_conrady":
         from dataclasses import replace
 
-        import cv2
+        from sensorfuse.calibration.intrinsics import fixed_k3_flags
 
-        flags = cv2.CALIB_FIX_K3  # Kalibr's radtan has k1 k2 p1 p2 only: calibrate that model, not drop k3 after
+        flags = fixed_k3_flags()  # Kalibr's radtan has k1 k2 p1 p2 only: calibrate that model, not drop k3 after
     res = calibrate_intrinsics(dets, size, model=model, names=names, flags=flags)
     if flags:
         res.camera = replace(res.camera, dist=res.camera.dist[:4])
@@ -164,109 +162,48 @@ def intrinsics_from_images(
 
         out = Path(out)
         save_rig(rig, out)
-        import cv2
-
-        png = out.with_suffix(".png")
-        if not cv2.imwrite(str(png), intrinsics_report_image(res, sample)):
-            raise FormatError(f"{png}: could not write the report")
+        png = report_path(out)
+        write_png(png, intrinsics_report_image(res, sample))
         summary["rig"] = str(out)
         summary["report"] = str(png)
     if camera_info is not None:
-        from sensorfuse.io.ros_camera_info import write_camera_info_yaml
+        from sensorfuse.io.ros.camera_info import write_camera_info_yaml
 
         summary["camera_info"] = str(write_camera_info_yaml(res.camera, camera_info, camera_name=camera_name))
     return res, summary
-
-
-def intrinsics_report_image(res: Any, sample: np.ndarray | None) -> np.ndarray:
-    """The report picture: a sample view and the same view undistorted (straight board lines stay straight), the
-    corner coverage per image cell, and the per-view RMS (rejected views listed)."""
-    import cv2
-
-    from sensorfuse.viz.scene import draw_text_block
-
-    cam = res.camera
-    w, h = cam.width, cam.height
-    img = sample if sample is not None else np.full((h, w), 90, np.uint8)
-    img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
-    if cam.model == "kannala_brandt":
-        und = cv2.fisheye.undistortImage(img, cam.K, cam.dist, Knew=cam.K)
-    else:
-        und = cv2.undistort(img, cam.K, cam.dist)
-    cov = res.coverage_grid
-    heat = cv2.resize(
-        (255 * np.clip(cov / max(cov.max(), 1), 0, 1)).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST
-    )
-    heat = cv2.applyColorMap(heat, cv2.COLORMAP_VIRIDIS)
-    bars = np.full((h, w, 3), 25, np.uint8)
-    per = res.per_view_rms_px
-    top = max([*per.values(), 0.5])
-    bw = max(w // max(len(per), 1), 2)
-    for k, (_name, v) in enumerate(per.items()):
-        y = int(h - 30 - (h - 60) * v / top)
-        cv2.rectangle(bars, (k * bw + 2, y), ((k + 1) * bw - 2, h - 30), (80, 200, 80), -1)
-    grid = np.vstack([np.hstack([img, und]), np.hstack([heat, bars])])
-    draw_text_block(grid, [f"sample view ({w}x{h})"], origin=(6, 6))
-    draw_text_block(grid, ["undistorted"], origin=(w + 6, 6))
-    draw_text_block(
-        grid, [f"corner coverage {res.coverage:.0%} of {cov.shape[1]}x{cov.shape[0]} cells"], origin=(6, h + 6)
-    )
-    lines = [
-        f"per-view RMS (max {top:.2f} px); RMS {res.rms_px:.3f} px, leave-one-out "
-        + ("-" if res.loo_rms_px is None else f"{res.loo_rms_px:.3f} px"),
-        f"fx {cam.fx:.2f}  fy {cam.fy:.2f}  cx {cam.cx:.2f}  cy {cam.cy:.2f}",
-        *[f"rejected {k}: {v[:60]}" for k, v in list(res.rejected.items())[:4]],
-        *[f"warning: {x[:70]}" for x in res.warnings[:2]],
-    ]
-    draw_text_block(grid, lines, origin=(w + 6, h + 6), scale=0.4)
-    return grid
-
-
-# -- LiDAR -> camera, targetless, KITTI object folders -------------------------------------------------------------
-
-
-def is_kitti_object(path: str | Path) -> bool:
-    """A KITTI object folder: ``calib/`` with ``velodyne/`` beside it, at the root or under training/ or testing/."""
-    root = Path(path)
-    return any(
-        (d / "calib").is_dir() and (d / "velodyne").is_dir() for d in (root, root / "training", root / "testing")
-    )
 
 
 def kitti_targetless_inputs(dataset: str | Path, init: Any) -> tuple[list[Any], Any, np.ndarray, list[str]]:
     """The edge frames of every KITTI object frame (training/ and testing/, or one split) whose calibration has the
     camera of ``init`` (same P2 and R0_rect: the same recording day), the camera model, ``T_pre`` (P2's baseline @
     R0_rect) and notes on the frames left out."""
-    import cv2
 
     from sensorfuse.calibration.lidar_camera import edge_frame
     from sensorfuse.geometry.camera import CameraModel
-    from sensorfuse.io.kitti import read_kitti_object_calib, read_velodyne_bin
+    from sensorfuse.io.kitti.calib import read_kitti_object_calib
+    from sensorfuse.io.kitti.velodyne import read_velodyne_bin
 
     root = Path(dataset)
-    splits = [root / s for s in ("training", "testing") if (root / s / "calib").is_dir()] or [root]
     frames, notes = [], []
     size = None
-    for sd in splits:
-        if not (sd / "calib").is_dir():
-            raise FormatError(f"{sd}: no calib/ folder; not a KITTI object folder")
-        for cf in sorted((sd / "calib").glob("*.txt")):
-            name = f"{sd.name}/{cf.stem}"
-            c = read_kitti_object_calib(cf)
-            if not (np.allclose(c.P2, init.P2, atol=1e-6) and np.allclose(c.R0_rect, init.R0_rect, atol=1e-9)):
-                notes.append(f"{name}: another camera calibration (P2/R0_rect differ from the one given): left out")
-                continue
-            vel, png = sd / "velodyne" / f"{cf.stem}.bin", sd / "image_2" / f"{cf.stem}.png"
-            if not vel.is_file() or not png.is_file():
-                notes.append(f"{name}: no velodyne scan or image_2: left out")
-                continue
-            img = cv2.imread(str(png), cv2.IMREAD_COLOR)
-            if img is None:
-                raise FormatError(f"{png}: not a readable image")
-            if size is None:
-                size = (img.shape[1], img.shape[0])
-            cloud = read_velodyne_bin(vel)
-            frames.append(edge_frame(cloud.xyz, img, cloud.intensity, name=name))
+    listed = kitti_object_frames(root)
+    if not listed:
+        raise FormatError(f"{root}: no calib/*.txt; not a KITTI object folder")
+    for _, sd, stem in listed:
+        name = f"{sd.name}/{stem}"
+        c = read_kitti_object_calib(kitti_object_file(sd, "calib", stem))
+        if not (np.allclose(c.P2, init.P2, atol=1e-6) and np.allclose(c.R0_rect, init.R0_rect, atol=1e-9)):
+            notes.append(f"{name}: another camera calibration (P2/R0_rect differ from the one given): left out")
+            continue
+        vel, png = kitti_object_file(sd, "velodyne", stem), kitti_object_file(sd, "image_2", stem)
+        if vel is None or png is None:
+            notes.append(f"{name}: no velodyne scan or image_2: left out")
+            continue
+        img = read_image_bgr(png, "cam2")
+        if size is None:
+            size = (img.shape[1], img.shape[0])
+        cloud = read_velodyne_bin(vel)
+        frames.append(edge_frame(cloud.xyz, img, cloud.intensity, name=name))
     if not frames:
         raise FormatError(f"{root}: no frame with the camera of the initial calibration")
     P2 = np.asarray(init.P2, np.float64)
@@ -285,7 +222,7 @@ def lidar_camera_kitti(
     import time
 
     from sensorfuse.calibration.lidar_camera import refine_targetless
-    from sensorfuse.io.kitti import KittiObjectCalib, read_kitti_object_calib, write_kitti_object_calib
+    from sensorfuse.io.kitti.calib import KittiObjectCalib, read_kitti_object_calib, write_kitti_object_calib
 
     t0 = time.perf_counter()
     init = read_kitti_object_calib(init_calib)
@@ -303,42 +240,15 @@ def lidar_camera_kitti(
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
     if out is not None:
-        import cv2
-
         out = Path(out)
         refined = KittiObjectCalib(init.P, init.R0_rect, res.X, init.Tr_imu_to_velo)
         write_kitti_object_calib(refined, out)
-        png = out.with_suffix(".png")
-        if not cv2.imwrite(str(png), lidar_camera_report_image(frames[0], camera, T_pre @ init.Tr_velo_to_cam,
-                                                              res.T_cam_lidar, dataset, frames[0].name)):  # fmt: skip
-            raise FormatError(f"{png}: could not write the report")
+        png = report_path(out)
+        write_png(png, lidar_camera_report_image(frames[0], camera, T_pre @ init.Tr_velo_to_cam, res.T_cam_lidar,
+                                                 dataset, frames[0].name))  # fmt: skip
         summary["calib"] = str(out)
         summary["report"] = str(png)
     return res, summary
-
-
-def lidar_camera_report_image(
-    frame: Any, camera: Any, T_before: np.ndarray, T_after: np.ndarray, dataset: str | Path, name: str
-) -> np.ndarray:
-    """Before / after: the LiDAR depth-edge points of one frame over its image edges (gray), projected with the
-    initial and the refined extrinsic."""
-    import cv2
-
-    from sensorfuse.viz.scene import draw_text_block
-
-    d = frame.distance
-    base = np.where(np.isfinite(d) & (d < 1.0), 255, 60).astype(np.uint8)
-    rows = []
-    for label, T in (("initial", T_before), ("refined", T_after)):
-        img = cv2.cvtColor(base, cv2.COLOR_GRAY2BGR)
-        Pc = frame.points @ T[:3, :3].T + T[:3, 3]
-        uv, ok = camera._project(Pc)
-        ok &= camera.in_image(np.where(ok[:, None], uv, -1.0))
-        for u, v in np.rint(uv[ok]).astype(int):
-            cv2.circle(img, (u, v), 1, (0, 0, 255), -1)
-        draw_text_block(img, [f"{name}: LiDAR depth/intensity edges (red) on image edges (white), {label}"])
-        rows.append(img)
-    return np.vstack(rows)
 
 
 def _pick_topic(reader: Any, kind: str, topic: str | None, option: str) -> str:
@@ -438,7 +348,6 @@ def _write_log_result(
 ) -> dict:
     """The rig file (camera, LiDAR, the extrinsic with provenance and numeric quality figures) and the report PNG
     beside it."""
-    import cv2
 
     from sensorfuse.io.rigfile import save_rig
     from sensorfuse.rig import Provenance
@@ -450,9 +359,8 @@ def _write_log_result(
     )  # fmt: skip
     out = Path(out)
     save_rig(_calib_rig(setup, res.T_cam_lidar, prov, str(log)), out)
-    png = out.with_suffix(".png")
-    if not cv2.imwrite(str(png), report()):
-        raise FormatError(f"{png}: could not write the report")
+    png = report_path(out)
+    write_png(png, report())
     return {"rig": str(out), "report": str(png)}
 
 
@@ -474,12 +382,9 @@ def lidar_camera_target_log(
     -> a rig file (camera, LiDAR, the extrinsic with its provenance and quality figures) and a report PNG."""
     import time
 
-    import cv2
-
-    from sensorfuse.calibration.intrinsics import Board, detect_board
-    from sensorfuse.calibration.lidar_camera_target import board_pose, calibrate_lidar_camera_target
+    from sensorfuse.calibration.board import Board, board_pose, detect_board
+    from sensorfuse.calibration.lidar_camera_target import calibrate_lidar_camera_target
     from sensorfuse.io import open as open_log
-    from sensorfuse.pipelines.view import to_bgr
 
     t0 = time.perf_counter()
     board = Board.parse(board_spec)
@@ -493,7 +398,7 @@ def lidar_camera_target_log(
         n_lid = reader.stream(setup["lidar_topic"]).count
         poses, image_index = [], {}  # image message index by stamp: the report reads its one image again
         for k, m in enumerate(reader.read(setup["camera_topic"])):
-            img = cv2.cvtColor(to_bgr(m.data), cv2.COLOR_BGR2GRAY)
+            img = to_gray(m.data)
             if (img.shape[1], img.shape[0]) != camera.size:
                 raise ValidationError(
                     f"{log}: {setup['camera_topic']} image is {img.shape[1]}x{img.shape[0]}, its camera model "
@@ -532,61 +437,13 @@ def lidar_camera_target_log(
         def image_of(stamp_ns: int) -> np.ndarray:
             with open_log(log) as reader:
                 msg = reader.get(setup["camera_topic"], image_index[stamp_ns]).data
-            return cv2.cvtColor(to_bgr(msg), cv2.COLOR_BGR2GRAY)
+            return to_gray(msg)
 
         summary |= _write_log_result(
             out, log, setup, res, "fuse-calib lidar-camera (target: board planes)", summary["notes"],
             lambda: target_report_image(res, poses, image_of, sweeps, camera, setup["T_init"]),
         )  # fmt: skip
     return res, summary
-
-
-def target_report_image(
-    res: Any,
-    poses: list[Any],
-    image_of: Callable[[int], np.ndarray],
-    sweeps: list[Any],
-    camera: Any,
-    T_before: np.ndarray,
-) -> np.ndarray:
-    """Before / after: the LiDAR points taken within 10 ms of a board image (the one with most of them in view),
-    projected with the initial and the calibrated extrinsic, coloured by range. ``image_of(stamp_ns)`` gives the
-    8-bit gray image of a board pose."""
-    import cv2
-
-    from sensorfuse.viz.overlay import turbo_lut
-    from sensorfuse.viz.scene import draw_text_block
-
-    best, pts, most = None, None, 0
-    spans = np.array([(t.min(), t.max()) if t.size else (0, -1) for _, t in sweeps], np.int64).reshape(-1, 2)
-    for b in poses:  # the image with the most LiDAR points taken within 10 ms of it
-        for k in np.flatnonzero((spans[:, 0] <= b.stamp_ns + 10_000_000) & (spans[:, 1] >= b.stamp_ns - 10_000_000)):
-            xyz, t = sweeps[k]
-            m = np.abs(t - b.stamp_ns) < 10_000_000
-            if m.sum() > most:  # of those, the ones in view
-                uv, ok = camera.project(np.asarray(xyz[m], np.float64) @ T_before[:3, :3].T + T_before[:3, 3])
-                m[np.flatnonzero(m)] = ok & camera.in_image(np.where(ok[:, None], uv, -1.0))
-            if m.sum() > most:
-                best, pts, most = b, np.asarray(xyz[m], np.float64), int(m.sum())
-    rows = []
-    gray = image_of(best.stamp_ns) if best is not None else np.zeros((camera.height, camera.width), np.uint8)
-    lut = turbo_lut()
-    for label, T in (("initial", T_before), ("calibrated", res.T_cam_lidar)):
-        img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        if pts is not None:
-            Pc = pts @ T[:3, :3].T + T[:3, 3]
-            uv, ok = camera.project(Pc)
-            ok &= camera.in_image(np.where(ok[:, None], uv, -1.0))
-            rng_ = np.linalg.norm(Pc[ok], axis=1)
-            col = lut[np.clip((rng_ - 2.0) / 18.0 * 255, 0, 255).astype(np.int64)]
-            for (u, v), c in zip(np.rint(uv[ok]).astype(int), col, strict=True):
-                cv2.circle(img, (int(u), int(v)), 2, tuple(int(x) for x in c), -1)
-        draw_text_block(img, [f"LiDAR points within 10 ms of this image, {label} extrinsic (colour: range 2-20 m)"])
-        rows.append(img)
-    return np.vstack(rows)
-
-
-# -- calibration drift check ---------------------------------------------------------------------------------------
 
 
 def log_edge_frames(
@@ -606,8 +463,8 @@ def log_edge_frames(
 
     from sensorfuse.calibration.lidar_camera import edge_frame
     from sensorfuse.fusion.deskew import deskew_points
+    from sensorfuse.io.images import to_bgr
     from sensorfuse.pipelines.sync import pose_trajectory
-    from sensorfuse.pipelines.view import to_bgr
     from sensorfuse.rig import ClockModel
 
     notes: list[str] = []
@@ -764,8 +621,8 @@ def calib_check(
     def tick(stage: str) -> Callable[[int, int | None], None] | None:
         return None if progress is None else (lambda k, n: progress(stage, k, n))
 
-    if is_kitti_object(source):
-        from sensorfuse.io.kitti import read_kitti_object_calib
+    if is_kitti_object(source):  # the one rule: sensorfuse.io.open_log
+        from sensorfuse.io.kitti.calib import read_kitti_object_calib
 
         init = read_kitti_object_calib(calib)
         frames, camera, T_pre, notes = kitti_targetless_inputs(source, init)
@@ -792,55 +649,6 @@ def calib_check(
     summary["notes"] = notes + summary["notes"]
     summary["wall_time_s"] = round(time.perf_counter() - t0, 1)
     if report is not None:
-        import cv2
-
-        if not cv2.imwrite(str(report), drift_report_image(rep)):
-            raise FormatError(f"{report}: could not write the report")
+        write_png(report, drift_report_image(rep))
         summary["report"] = str(report)
     return rep, summary
-
-
-def drift_report_image(rep: Any, width: int = 1000, height: int = 420) -> np.ndarray:
-    """The drift check over time: each window's rotation correction (deg, left axis, blue bars over its frames) and
-    translation across the optical axis (cm, orange), the thresholds (dashed), each frame's score (gray dots, 0..max)
-    and the located start (red line)."""
-    import cv2
-
-    from sensorfuse.viz.scene import draw_text_block
-
-    img = np.full((height, width, 3), 255, np.uint8)
-    x0, x1, y0, y1 = 60, width - 20, 56, height - 40
-    n = len(rep.names)
-    top_deg = max(2 * rep.threshold_deg, 1.2 * max(w.rotation_deg for w in rep.windows))
-    top_cm = max(2 * rep.threshold_m * 100, 1.2 * max(float(np.hypot(*w.translation_m[:2])) * 100 for w in rep.windows))
-
-    def X(i: float) -> int:
-        return int(x0 + (x1 - x0) * (i + 0.5) / max(n, 1))
-
-    def Y(v: float, top: float) -> int:
-        return int(y1 - (y1 - y0) * min(v / top, 1.0))
-
-    cv2.rectangle(img, (x0, y0), (x1, y1), (0, 0, 0), 1)
-    smax = max(float(np.max(rep.scores)), 1e-6)
-    for i, s in enumerate(rep.scores):
-        cv2.circle(img, (X(i), Y(s, smax)), 2, (160, 160, 160), -1)
-    for w in rep.windows:
-        a, b = X(w.first - 0.4), X(w.last + 0.4)
-        cv2.line(img, (a, Y(w.rotation_deg, top_deg)), (b, Y(w.rotation_deg, top_deg)), (200, 90, 0), 2)
-        t = float(np.hypot(*w.translation_m[:2])) * 100
-        cv2.line(img, (a, Y(t, top_cm) + 1), (b, Y(t, top_cm) + 1), (0, 140, 255), 1)
-    for v, top, col in ((rep.threshold_deg, top_deg, (200, 90, 0)), (rep.threshold_m * 100, top_cm, (0, 140, 255))):
-        y = Y(v, top)
-        for xx in range(x0, x1, 12):
-            cv2.line(img, (xx, y), (min(xx + 6, x1), y), col, 1)
-    if rep.start is not None:
-        cv2.line(img, (X(rep.start - 0.5), y0), (X(rep.start - 0.5), y1), (0, 0, 230), 2)
-    verdict = f"DRIFT ({rep.kind}) from {rep.names[rep.start]}" if rep.drift and rep.start is not None else (
-        f"DRIFT ({rep.kind})" if rep.drift else "OK")  # fmt: skip
-    draw_text_block(img, [
-        f"{verdict}. Per window: rotation correction (blue, 0-{top_deg:.2f} deg), translation across the optical "
-        f"axis (orange, 0-{top_cm:.1f} cm);", f"thresholds dashed; per frame: score (gray, 0-{smax:.3f}); red: start",
-    ])  # fmt: skip
-    cv2.putText(img, rep.names[0], (x0, y1 + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, rep.names[-1], (x1 - 90, y1 + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    return img

@@ -24,7 +24,6 @@ out), in the boxes' frame: a proposal for the missing 3D label, or None when few
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,9 @@ import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.transforms import invert_transform
+from sensorfuse.io.images import read_image_bgr, read_image_unchanged
+from sensorfuse.io.sim_truth import sim_log
 from sensorfuse.types import Box2D, Box3D
 
 __all__ = [
@@ -79,16 +81,18 @@ class LabelFrame:
 
 def dataset_kind(path: Path) -> str:
     """``kitti`` (a KITTI object folder), ``sim`` (simulator output with ground_truth/) or ``nuscenes``."""
-    from sensorfuse.io.nuscenes import has_nuscenes_samples
+    from sensorfuse.io.nuscenes.tables import has_nuscenes_samples
+    from sensorfuse.io.open_log import is_kitti_object
+    from sensorfuse.io.sim_truth import is_sim_output
 
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file or folder")
-    if (path / "ground_truth" / "truth.yaml").is_file() or (path / "truth.yaml").is_file():
+    if is_sim_output(path):
         return "sim"
     if has_nuscenes_samples(path):
         return "nuscenes"
-    if (path / "training").is_dir() or (path / "label_2").is_dir() or (path / "calib").is_dir():
+    if is_kitti_object(path):
         return "kitti"
     raise FormatError(
         f"{path}: not a dataset fuse-labels knows (a KITTI object folder with label_2/, nuScenes in its table layout "
@@ -101,7 +105,7 @@ def dataset_kind(path: Path) -> str:
 
 
 def _kitti_reader(root: Path, camera: int) -> Any:
-    from sensorfuse.io.dataset import KittiObjectReader
+    from sensorfuse.io.kitti.object import KittiObjectReader
 
     reader = KittiObjectReader(root)
     if "label_2" not in reader.streams:
@@ -123,13 +127,12 @@ def kitti_frames(root: Path, camera: int = 2, frames: list[str] | None = None) -
 
 def _kitti_frames(reader: Any, camera: int, frames: list[str] | None) -> Iterator[LabelFrame]:
     cam_name = f"cam{camera}"
-    sd = reader.split_dir
     for i, name in enumerate(reader.frames):
-        if (frames is not None and name not in frames) or not (sd / "label_2" / f"{name}.txt").is_file():
+        if (frames is not None and name not in frames) or reader.file("label_2", i) is None:
             continue
         rig = reader.rig_for(i)
         xyz = None
-        if "velodyne" in reader.streams and (sd / "velodyne" / f"{name}.bin").is_file():
+        if "velodyne" in reader.streams and reader.file("velodyne", i) is not None:
             v = reader.get("velodyne", i).data.xyz.astype(np.float64)
             T = rig.transform("cam0", "velodyne")
             xyz = v @ T[:3, :3].T + T[:3, 3]
@@ -142,7 +145,7 @@ def _kitti_frames(reader: Any, camera: int, frames: list[str] | None) -> Iterato
             pairs.append((f"{name}:{b.attributes.get('line', len(pairs))}", b, b2))
         yield LabelFrame(
             name, cam_name, rig.sensor(cam_name).camera, rig.transform(cam_name, "cam0"), pairs, xyz,
-            sd / f"image_{camera}" / f"{name}.png", up=(0.0, -1.0, 0.0),
+            reader.file(f"image_{camera}", i), up=(0.0, -1.0, 0.0),
         )  # fmt: skip
 
 
@@ -156,7 +159,7 @@ def truth_boxes_2d(boxes: list[Box3D], T_cam_boxes: np.ndarray, camera: CameraMo
     from sensorfuse.geometry.projection import box_to_image, ray_box_entry
 
     T = np.asarray(T_cam_boxes, np.float64)
-    Tinv = np.linalg.inv(T)
+    Tinv = invert_transform(T)
     origin = Tinv[:3, 3]  # camera centre in the boxes' frame
     out = []
     for b in boxes:
@@ -193,7 +196,7 @@ def sim_frames(
             extrinsics and intrinsics, the "annotated" 2D boxes always with the true rig.
         max_frames: stop after this many frames (in time order).
     """
-    from sensorfuse.sim.truth import load_ground_truth
+    from sensorfuse.io.sim_truth import load_ground_truth
 
     root = Path(root)
     gt = load_ground_truth(root)
@@ -212,8 +215,7 @@ def sim_frames(
     for cam in cameras or names:
         msgs = gt.messages[cam]
         true_of = dict(zip(msgs["seq"].tolist(), msgs["true_ns"].tolist(), strict=True))
-        for png in sorted((gt.root / "cameras" / cam).glob("*_instance.png")):
-            seq = int(png.name.split("_")[0])
+        for seq, png in gt.instance_images(cam):
             jobs.append((true_of[seq], cam, seq, png))
     jobs.sort()
     if max_frames is not None:
@@ -236,7 +238,7 @@ def _sim_frames(root: Path, gt: Any, rig: Any, lidar: Any, objects: Any, want: d
     from sensorfuse.io import open as open_log
 
     T_base_lidar = rig.transform("base_link", lidar.frame_id or lidar.name)
-    log_dir = root / "log" if (root / "log").exists() else root
+    log_dir = sim_log(root) or root
     with open_log(log_dir) as reader:
         for m in reader.read([lidar.topic]):  # streamed: one sweep in memory at a time
             jobs = want.pop(m.data.stamp_ns, None)
@@ -252,7 +254,6 @@ def _sim_frames(root: Path, gt: Any, rig: Any, lidar: Any, objects: Any, want: d
 
 
 def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep: tuple, job: tuple) -> LabelFrame:
-    import cv2
 
     from sensorfuse.fusion.deskew import deskew_points
     from sensorfuse.fusion.interpolate import poses_at
@@ -263,7 +264,7 @@ def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep:
     t_cam, cam, seq, png = job
     notes = []
     T_wb = poses_at(gt.trajectory, [t_cam]).value[0]
-    T_bw = np.linalg.inv(T_wb)
+    T_bw = invert_transform(T_wb)
     lidar_at = deskew_points(xyz, pts_ns, gt.trajectory, T_base_lidar, t_cam, what=f"sweep {stamp}").xyz
     T_wl = T_wb @ T_base_lidar
     world = lidar_at @ T_wl[:3, :3].T + T_wl[:3, 3]
@@ -274,7 +275,7 @@ def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep:
     cloud = moved @ T_bw[:3, :3].T + T_bw[:3, 3]
     cam_frame = true_rig.sensor(cam).frame_id or cam
     truth = truth_boxes_2d(boxes, true_rig.transform(cam_frame, "base_link"), true_rig.sensor(cam).camera)
-    inst_img = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+    inst_img = read_image_unchanged(png)
     pairs, info = [], {}
     for b, tb in zip(boxes, truth, strict=True):
         oid = f"{cam}:{seq:06d}:{b.track_id}"
@@ -306,7 +307,7 @@ def _sim_frame(gt: Any, rig: Any, T_base_lidar: np.ndarray, objects: Any, sweep:
 def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[LabelFrame]:
     """Label frames of nuScenes samples described by an mmdetection3d info file (``*_info.json``, info v1.1) next to
     ``samples/`` (or in ``mmdet3d_originals/``), or by the official tables (``v1.0-*/*.json``,
-    :func:`~sensorfuse.io.nuscenes.read_nuscenes_table_samples`: 3D boxes only, with the devkit's velocity from the
+    :func:`~sensorfuse.io.nuscenes.tables.read_nuscenes_table_samples`: 3D boxes only, with the devkit's velocity from the
     neighbouring annotations): one per keyframe and camera.
 
     Time: the boxes are annotated at the LiDAR keyframe; each camera fired 0.5-43 ms earlier. The cloud and boxes are
@@ -316,7 +317,7 @@ def nuscenes_frames(root: Path, cameras: list[str] | None = None) -> Iterator[La
     mmdet3d's ``cam_instances`` box with the same class whose 3D centre (camera frame) is within 0.5 m of ours; those
     boxes come from the devkit's projection of the keyframe annotation without object motion.
     """
-    from sensorfuse.io.nuscenes import read_nuscenes_samples
+    from sensorfuse.io.nuscenes.tables import read_nuscenes_samples
 
     root = Path(root)
     samples = read_nuscenes_samples(root)
@@ -346,7 +347,7 @@ def _moved_by_velocity(boxes: list[Box3D], t_ref_ns: int, t_ns: int) -> list[Box
 
 def _nuscenes_frames(root: Path, samples: list[dict], cameras: list[str]) -> Iterator[LabelFrame]:
     from sensorfuse.fusion.labels import move_with_boxes
-    from sensorfuse.io.dataset import read_nuscenes_lidar_bin
+    from sensorfuse.io.nuscenes.reader import read_nuscenes_lidar_bin
 
     for s in samples:
         xyz = read_nuscenes_lidar_bin(root / "samples" / "LIDAR_TOP" / Path(s["lidar_path"]).name).xyz
@@ -476,20 +477,17 @@ def project_dataset(
     ``overlay/<frame>.png`` (visible LiDAR points by depth, projected boxes green, annotated orange, flagged red; on
     the camera image, or black where the dataset has none). Written into ``OUT.partial`` and renamed when complete;
     the dataset is validated before anything is written."""
-    import cv2
 
     from sensorfuse.fusion.labels import project_labels
     from sensorfuse.geometry.projection import project_cloud
-    from sensorfuse.io._files import PartialDir, json_default
+    from sensorfuse.io.label_output import LabelOutputWriter
     from sensorfuse.viz.overlay import BOX_COLOURS, draw_boxes, draw_points
 
     kind = dataset_kind(Path(path))
     if frames is None:
         frames = _frames(Path(path), kind, camera, max_frames)  # raises on a bad dataset before OUT is touched
-    pdir = PartialDir(out, overwrite=overwrite)
+    writer = LabelOutputWriter(out, overwrite=overwrite)
     try:
-        (pdir.tmp / "labels").mkdir()
-        (pdir.tmp / "overlay").mkdir()
         done = []
         for fr in frames:
             boxes = [b for _, b, _ in fr.pairs if b is not None]
@@ -520,22 +518,18 @@ def project_dataset(
                     bad = iou is not None and iou < threshold
                     colour = BOX_COLOURS["flagged" if bad else "projected"]
                     drawn.append((box2d.xyxy, colour, f"{b3.label} {iou if iou is not None else ''}"))
-            safe = fr.name.replace(":", "_").replace("/", "_")
-            (pdir.tmp / "labels" / f"{safe}.json").write_text(json.dumps(rows, indent=1, default=json_default))
             img = None
             if fr.image is not None and Path(fr.image).is_file():
-                img = cv2.imread(str(fr.image), cv2.IMREAD_COLOR)
+                img = read_image_bgr(fr.image, fr.camera_name)
             if img is None:
                 img = np.zeros((fr.camera.height, fr.camera.width, 3), np.uint8)
             if proj is not None:
                 img = draw_points(img, proj)
-            if not cv2.imwrite(str(pdir.tmp / "overlay" / f"{safe}.png"), draw_boxes(img, drawn)):
-                raise FormatError(f"{out}: overlay for frame {fr.name} could not be written (disk full?)")
+            writer.write_frame(fr.name, rows, draw_boxes(img, drawn))
             done.append({"frame": fr.name, "objects": len(rows)})
         summary = {"dataset": str(path), "kind": kind, "frames": done, "output": str(out)}
-        (pdir.tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-        pdir.commit()
+        writer.finish(summary)
     except BaseException:
-        pdir.discard()
+        writer.abort()
         raise
     return summary

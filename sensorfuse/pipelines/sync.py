@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sensorfuse._checks import sort_unique
 from sensorfuse._scratch import Scratch
 from sensorfuse.errors import SensorfuseError, SyncError, TopicNotFound, ValidationError
 from sensorfuse.fusion.associate import associate
@@ -32,7 +33,7 @@ from sensorfuse.io import open as open_log
 from sensorfuse.io.messages import Odometry
 from sensorfuse.io.reader import NO_STAMP, LogReader
 from sensorfuse.io.rigfile import load_rig
-from sensorfuse.io.synced import FOLDER_KINDS, TABLE_KINDS, SyncedWriter
+from sensorfuse.io.synced import FOLDER_KINDS, RIG_YAML, TABLE_KINDS, DatasetWriter, FramePlan, SyncedWriter
 from sensorfuse.rig import ClockModel, Extrinsic, Provenance, Rig, Sensor
 from sensorfuse.types import ImuSamples, PointCloud, PoseTrajectory
 
@@ -86,8 +87,8 @@ def _select(reader: LogReader, topics: list[str] | None) -> tuple[list[str], dic
             skipped[t] = "no messages"
         elif info.kind not in SYNC_KINDS:
             skipped[t] = {
-                "tf": "transforms: written into rig.yaml",
-                "camera_info": "intrinsics: written into rig.yaml",
+                "tf": f"transforms: written into {RIG_YAML}",
+                "camera_info": f"intrinsics: written into {RIG_YAML}",
             }.get(info.kind, f"kind {info.kind!r} is not synchronised")
         else:
             chosen.append(t)
@@ -147,7 +148,7 @@ def _output_rig(
         cam = cams.get(t) or _camera_info_beside(t, cams) or (old.camera if old else None)
         kind = kinds.get(info.kind, info.kind)
         if kind == "camera" and cam is None:
-            notes.append(f"{name}: no intrinsics (no CameraInfo, not in --rig); listed as kind 'other' in rig.yaml")
+            notes.append(f"{name}: no intrinsics (no CameraInfo, not in --rig); listed as kind 'other' in {RIG_YAML}")
             kind = "other"
         sensors.append(
             Sensor(
@@ -279,10 +280,8 @@ def pose_trajectory(messages: list[Any], clock: ClockModel) -> PoseTrajectory | 
     if len(msgs) < 2:
         return None
     s = clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64))
-    order = np.argsort(s, kind="stable")
-    s = s[order]
-    keep = np.r_[True, s[1:] != s[:-1]]
-    T = np.array([msgs[i].T for i in order])[keep]
+    keep = sort_unique(s, keep="first")
+    T = np.array([msgs[i].T for i in keep])
     return PoseTrajectory(s[keep], T, world_frame=msgs[0].frame_id, body_frame=msgs[0].child_frame_id)
 
 
@@ -386,9 +385,7 @@ def _propagate(
         return poses, source, {}, None
     t = clocks[names[topic]].clock.to_reference(np.concatenate([b.stamp_ns for b in blocks]))
     gyro = np.concatenate([b.gyro for b in blocks])
-    order = np.argsort(t, kind="stable")
-    t, gyro = t[order], gyro[order]
-    keep = np.r_[True, t[1:] != t[:-1]]
+    keep = sort_unique(t, keep="first")
     imu = ImuSamples(t[keep], gyro[keep], np.zeros_like(gyro[keep]), frame)
     res = propagate_poses(poses, imu, T_bi)
     summary = {"imu": names[topic], **res.summary()}
@@ -459,6 +456,18 @@ def plan_log(
     return LogPlan(topics, skipped, names, scan, clocks, plan, notes, out_rig, tick, pose_topics)
 
 
+def frame_plan(plan: SyncPlan) -> FramePlan:
+    """The plan's frames as the plain arrays a dataset writer takes."""
+    return FramePlan(
+        reference=plan.reference,
+        kinds={n: s.kind for n, s in plan.streams.items()},
+        topics={n: s.topic for n, s in plan.streams.items()},
+        reference_index=plan.ref_index,
+        reference_stamp_ns=plan.ref_time_ns,
+        partners={n: np.where(a.missing, -1, a.index) for n, a in plan.associations.items()},
+    )
+
+
 def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Synchronise ``log`` into ``out`` (see the module docstring); returns the summary (also in the report).
 
@@ -484,9 +493,9 @@ def run_sync(log: str | Path, out: str | Path, opts: SyncOptions, progress: Prog
         if opts.start_ns is not None or opts.end_ns is not None:
             lo, hi = int(plan.ref_time_ns.min()) - 10**9, int(plan.ref_time_ns.max()) + 10**9
         if opts.format == "kitti":
-            from sensorfuse.pipelines.sync_kitti import KittiSyncWriter
+            from sensorfuse.io.kitti.synced_writer import KittiSyncWriter
 
-            writer: Any = KittiSyncWriter(out, plan, out_rig, overwrite=opts.overwrite)
+            writer: DatasetWriter = KittiSyncWriter(out, frame_plan(plan), out_rig, overwrite=opts.overwrite)
         else:
             writer = SyncedWriter(out, overwrite=opts.overwrite)
         try:

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import FormatError, ValidationError
-from sensorfuse.types import Box2D, CompressedImage, Image, PointCloud, RadarScan
+from sensorfuse.geometry.transforms import invert_transform
+from sensorfuse.io.images import read_image_bgr, to_bgr
+from sensorfuse.types import Box2D, PointCloud, RadarScan
 from sensorfuse.viz.scene import RadarView, ViewCamera, ViewFrame
 
 __all__ = [
@@ -34,28 +36,7 @@ __all__ = [
     "SyncedViewSource",
     "ViewSource",
     "open_view",
-    "to_bgr",
 ]
-
-
-def to_bgr(msg: Image | CompressedImage) -> np.ndarray:
-    """An image message as 8-bit BGR for display (16-bit and float images scaled to their 1st-99th percentile,
-    Bayer patterns demosaiced)."""
-    import cv2
-
-    img = msg.decode() if isinstance(msg, CompressedImage) else msg
-    a, enc = img.data, img.encoding
-    if a.dtype != np.uint8:
-        lo, hi = np.nanpercentile(a, [1, 99]) if a.size else (0, 1)
-        a = (np.clip((np.nan_to_num(a.astype(np.float64)) - lo) / max(hi - lo, 1e-9), 0, 1) * 255).astype(np.uint8)
-    if enc.startswith("bayer_"):
-        code = {"rggb": cv2.COLOR_BayerRG2BGR, "bggr": cv2.COLOR_BayerBG2BGR, "gbrg": cv2.COLOR_BayerGB2BGR}
-        return cv2.cvtColor(a, code.get(enc.split("_")[1][:4], cv2.COLOR_BayerGR2BGR))
-    if a.ndim == 2:
-        return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
-    if enc.startswith("rgb"):
-        return np.ascontiguousarray(a[..., 2::-1])
-    return np.ascontiguousarray(a[..., :3])
 
 
 class ViewSource(ABC):
@@ -100,7 +81,7 @@ class KittiViewSource(ViewSource):
     kind = "kitti"
 
     def __init__(self, path: str | Path, *, camera: str | None = None, threshold: float = 0.5) -> None:
-        from sensorfuse.io.dataset import KittiObjectReader
+        from sensorfuse.io.kitti.object import KittiObjectReader
 
         self.path = Path(path)
         self.reader = KittiObjectReader(self.path)
@@ -115,15 +96,14 @@ class KittiViewSource(ViewSource):
 
         i = self._check_index(index)
         r, name = self.reader, self.names[i]
-        sd = r.split_dir
         rig = r.rig_for(i)
         xyz, inten = np.zeros((0, 3)), None
-        if (sd / "velodyne" / f"{name}.bin").is_file():
+        if r.file("velodyne", i) is not None:
             cloud = r.get("velodyne", i).data
             xyz, inten = np.asarray(cloud.xyz, np.float64), cloud.intensity
         T_velo_cam0 = rig.transform("velodyne", "cam0")
         boxes, pairs = [], []
-        if (sd / "label_2" / f"{name}.txt").is_file():
+        if r.file("label_2", i) is not None:
             labels = r.get("label_2", i).data
             for k, (b, bv) in enumerate(zip(labels, boxes_in_frame(labels, T_velo_cam0, "velodyne"), strict=True)):
                 oid = f"{name}:{b.attributes.get('line', k)}"
@@ -139,8 +119,7 @@ class KittiViewSource(ViewSource):
             s = rig.sensor(c)
             cams.append(ViewCamera(c, s.camera, rig.transform("velodyne", s.frame_id or c)))
         main = cams[0]
-        png = sd / "image_2" / f"{name}.png"
-        if png.is_file():
+        if r.file("image_2", i) is not None:
             main.image = to_bgr(r.get("image_2", i).data)
         if pairs:
             T_cam_velo = main.T_cam_ref
@@ -156,7 +135,7 @@ def _ego_at(tr: Any, T_body_ref: np.ndarray, t_ns: int) -> tuple[np.ndarray, np.
     from sensorfuse.fusion.interpolate import poses_at
 
     t = int(np.clip(t_ns, tr.stamp_ns[0], tr.stamp_ns[-1]))
-    T_ref_world = np.linalg.inv(poses_at(tr, [t]).value[0] @ T_body_ref)
+    T_ref_world = invert_transform(poses_at(tr, [t]).value[0] @ T_body_ref)
     return T_ref_world, tr.T_world_body[:, :3, 3] @ T_ref_world[:3, :3].T + T_ref_world[:3, 3]
 
 
@@ -197,17 +176,15 @@ class LogViewSource(ViewSource):
 
     def __init__(self, path: str | Path, *, reference: str | None = None, progress: Any = None) -> None:
         from sensorfuse.io import open as open_log
+        from sensorfuse.io.sim_truth import load_ground_truth, sim_log
         from sensorfuse.pipelines.sync import SyncOptions, plan_log
 
         self.path = Path(path)
-        log = self.path
+        log = sim_log(self.path) or self.path
         self.truth = None
-        if (self.path / "ground_truth" / "truth.yaml").is_file():
-            from sensorfuse.sim.truth import load_ground_truth
-
+        if log != self.path:
             self.truth = load_ground_truth(self.path)
             self._objects = self.truth.objects()
-            log = self.path / "log"
             self.kind = "sim"
         self.reader = open_log(log)
         try:
@@ -328,128 +305,59 @@ class LogViewSource(ViewSource):
 # -- fuse-sync output ---------------------------------------------------------------------------------------------
 
 
-def _read_table(path: Path) -> dict[str, list[str]]:
-    import csv
-
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    return {k: [r[k] for r in rows] for k in rows[0]}
-
-
-def _ints(values: list[str]) -> np.ndarray:
-    """A CSV column of integers; empty cells (masked: no partner) become -1."""
-    return np.array([int(v) if v not in ("", "--") else -1 for v in values], np.int64)
-
-
-_GRAY_ENCODING = {np.dtype(np.uint8): "mono8", np.dtype(np.uint16): "mono16", np.dtype(np.float32): "32FC1"}
-
-
-def _image_file_bgr(path: Path, frame_id: str) -> np.ndarray:
-    """An image fuse-sync wrote (JPEG/PNG as recorded, lossless PNG incl. 16-bit, or .npy) as 8-bit BGR."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.suffix != ".npy" else np.load(path)
-    if img is None:
-        raise FormatError(f"{path}: cannot be read as an image")
-    if img.ndim == 2:
-        enc = _GRAY_ENCODING.get(img.dtype)
-        if enc is None:
-            raise FormatError(f"{path}: a {img.dtype} image; expected 8/16-bit or float32")
-        return to_bgr(Image(np.ascontiguousarray(img), enc, 0, frame_id))
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    if img.dtype != np.uint8:
-        raise FormatError(f"{path}: a {img.dtype} colour image; expected 8 or 16 bits")
-    return np.ascontiguousarray(img[..., :3])
-
-
 class SyncedViewSource(ViewSource):
-    """A ``fuse-sync`` output folder (frames.csv, rig.yaml, sync_report.json, one folder per sensor): each frame's
-    files as written — LiDAR sweeps deskewed where fuse-sync deskewed them, images, radar — with the ego trajectory
-    of the pose table and the time errors of frames.csv."""
+    """A ``fuse-sync`` output folder (read by :class:`~sensorfuse.io.synced.SyncedDataset`): each frame's files as
+    written — LiDAR sweeps deskewed where fuse-sync deskewed them, images, radar — with the ego trajectory of the
+    pose table and the time errors of frames.csv."""
 
     kind = "synced"
 
     def __init__(self, path: str | Path) -> None:
-        from sensorfuse.io._files import read_json
-        from sensorfuse.io.rigfile import load_rig
+        from sensorfuse.io.synced import SyncedDataset
 
-        self.path = Path(path)
-        for f in ("frames.csv", "rig.yaml", "sync_report.json"):
-            if not (self.path / f).is_file():
-                raise FormatError(f"{self.path}: no {f}; not a fuse-sync output folder")
-        self.rig = load_rig(self.path / "rig.yaml")
-        report: Any = read_json(self.path / "sync_report.json", "fuse-sync report")
-        self.reference = report["reference"]
-        self.kinds = {k: v["kind"] for k, v in report["streams"].items()}
-        self.frames = _read_table(self.path / "frames.csv")
-        self.index = {n: _ints(self.frames[f"{n}_index"]) for n in self.kinds if f"{n}_index" in self.frames}
-        self.index[self.reference] = _ints(self.frames["reference_index"])
-        self.stamps = _ints(self.frames["reference_stamp_ns"])
-        self.files = {}
-        for n, k in self.kinds.items():
-            if k in ("lidar", "camera", "radar") and (self.path / n / "index.csv").is_file():
-                t = _read_table(self.path / n / "index.csv")
-                self.files[n] = dict(zip(_ints(t["index"]).tolist(), t["file"], strict=True))
-        self.cameras = [n for n, k in self.kinds.items() if k == "camera" and n in self.files and self._camera(n)]
-        self.names = [f"{self.reference}:{int(i):06d}" for i in self.index[self.reference]]
-        lidars = [n for n, k in self.kinds.items() if k == "lidar" and n in self.files]
+        self.data = SyncedDataset(path)
+        self.path, self.rig, self.kinds, self.reference = (
+            self.data.path,
+            self.data.rig,
+            self.data.kinds,
+            self.data.reference,
+        )
+        self.stamps = self.data.stamps_ns
+        names = self.rig.sensor_names
+        files = self.data.files
+        self.cameras = [
+            n
+            for n, k in self.kinds.items()
+            if k == "camera" and n in files and n in names and self.rig.sensor(n).camera
+        ]
+        self.names = [f"{self.reference}:{int(i):06d}" for i in self.data.index[self.reference]]
+        lidars = [n for n, k in self.kinds.items() if k == "lidar" and n in files]
         self.lidar = lidars[0] if lidars else None
-        self.radar = next((n for n, k in self.kinds.items() if k == "radar" and n in self.files), None)
+        self.radar = next((n for n, k in self.kinds.items() if k == "radar" and n in files), None)
         self.ref_frame = self.rig.base_frame or (self.rig.sensor(self.lidar).frame_id if self.lidar else self.reference)
         self.T_ref = _sensor_transforms(self.rig, self.ref_frame)
         self.axes = {n: T for n, k in self.kinds.items() if k != "pose" and (T := self.T_ref.get(n)) is not None}
         self.notes: list[str] = []
-        self.trajectory = self._trajectory()
-
-    def _camera(self, name: str) -> Any:
-        try:
-            return self.rig.sensor(name).camera
-        except Exception:  # not in the rig: no intrinsics, not shown as a camera
-            return None
-
-    def _trajectory(self) -> Any:
-        from scipy.spatial.transform import Rotation
-
-        from sensorfuse.types import PoseTrajectory
-
-        pose = next((n for n, k in self.kinds.items() if k == "pose" and (self.path / f"{n}.csv").is_file()), None)
-        if pose is None:
-            return None
-        t = _read_table(self.path / f"{pose}.csv")
-        if len(t.get("stamp_ns", [])) < 2:
-            return None
-        stamps = _ints(t["stamp_ns"])
-        T = np.tile(np.eye(4), (len(stamps), 1, 1))
-        T[:, :3, 3] = np.array([t["x"], t["y"], t["z"]], np.float64).T
-        T[:, :3, :3] = Rotation.from_quat(np.array([t["qx"], t["qy"], t["qz"], t["qw"]], np.float64).T).as_matrix()
-        order = np.argsort(stamps, kind="stable")
-        keep = np.r_[True, np.diff(stamps[order]) > 0]
-        tr = PoseTrajectory(stamps[order][keep], T[order][keep], t["frame_id"][0], t["child_frame_id"][0])
-        self._T_body_ref = _body_to_ref(self.rig, tr, self.ref_frame, self.notes)
-        return tr
+        pose = next((n for n, k in self.kinds.items() if k == "pose" and self.data.has_table(n)), None)
+        self.trajectory = None if pose is None else self.data.trajectory(pose)
+        if self.trajectory is not None:
+            self._T_body_ref = _body_to_ref(self.rig, self.trajectory, self.ref_frame, self.notes)
 
     def frame(self, index: int) -> ViewFrame:
 
-        from sensorfuse.io.opencalib import read_pcd
+        from sensorfuse.io.pcd import read_pcd
 
         i = self._check_index(index)
         stamp = int(self.stamps[i])
-        notes, errors = list(self.notes), {}
-        for n in self.kinds:
-            col = self.frames.get(f"{n}_dt_ns")
-            if col is not None and col[i] not in ("", "--"):
-                errors[n] = int(col[i])
+        notes, errors = list(self.notes), self.data.time_errors_ns(i)
 
         def file_of(n: str) -> tuple[Path | None, np.ndarray | None]:
-            k = int(self.index[n][i]) if n in self.index else -1
+            k = self.data.message(n, i)
             T = self.T_ref.get(n)
             if k < 0 or T is None:
                 notes.append(f"{n}: {'no message in this frame' if k < 0 else 'no extrinsic to ' + self.ref_frame}")
                 return None, None
-            return self.path / n / self.files[n][k], T
+            return self.data.file(n, k), T
 
         xyz, inten = np.zeros((0, 3)), None
         if self.lidar is not None:
@@ -467,7 +375,7 @@ class SyncedViewSource(ViewSource):
             vc = ViewCamera(n, self.rig.sensor(n).camera, T)
             f, _ = file_of(n)
             if f is not None:
-                vc.image = _image_file_bgr(f, n)
+                vc.image = read_image_bgr(f, n)
             cams.append(vc)
         radar = None
         if self.radar is not None:
@@ -498,7 +406,7 @@ class NuScenesViewSource(ViewSource):
     kind = "nuscenes"
 
     def __init__(self, path: str | Path, *, threshold: float = 0.5) -> None:
-        from sensorfuse.io.nuscenes import read_nuscenes_samples
+        from sensorfuse.io.nuscenes.tables import read_nuscenes_samples
 
         self.path = Path(path)
         self.samples = read_nuscenes_samples(self.path)
@@ -509,10 +417,9 @@ class NuScenesViewSource(ViewSource):
         self.threshold = threshold
 
     def frame(self, index: int) -> ViewFrame:
-        import cv2
 
         from sensorfuse.fusion.labels import check_labels
-        from sensorfuse.io.dataset import read_nuscenes_lidar_bin
+        from sensorfuse.io.nuscenes.reader import read_nuscenes_lidar_bin
         from sensorfuse.pipelines.labels import _nuscenes_frames
 
         i = self._check_index(index)
@@ -526,9 +433,9 @@ class NuScenesViewSource(ViewSource):
         cams, errors = [], {}
         for lf in _nuscenes_frames(self.path, [s], self.cameras):
             cam = s["cameras"][lf.camera_name]
-            vc = ViewCamera(lf.camera_name, lf.camera, np.linalg.inv(lf.T_cam_boxes), stamp_ns=cam["stamp_ns"])
+            vc = ViewCamera(lf.camera_name, lf.camera, invert_transform(lf.T_cam_boxes), stamp_ns=cam["stamp_ns"])
             if lf.image is not None and lf.image.is_file():
-                vc.image = cv2.imread(str(lf.image), cv2.IMREAD_COLOR)
+                vc.image = read_image_bgr(lf.image, lf.camera_name)
             rows, _ = check_labels(lf.pairs, lf.T_cam_boxes, lf.camera, threshold=self.threshold, cloud_xyz=lf.xyz)
             vc.checks = [dataclasses.replace(r, id=":".join(r.id.split(":")[::2])) for r in rows]  # tok:CH:i -> tok:i
             vc.labels_2d = [(b2, r) for (_, _, b2), r in zip(lf.pairs, rows, strict=True) if b2 is not None]
@@ -546,19 +453,20 @@ def open_view(
     path: str | Path, *, camera: str | None = None, threshold: float = 0.5, progress: Any = None
 ) -> ViewSource:
     """The frame source for ``path``: a KITTI object folder, simulator output or any log the readers open."""
-    from sensorfuse.io.nuscenes import has_nuscenes_samples
-    from sensorfuse.io.open_log import detect_format
+    from sensorfuse.io.nuscenes.tables import has_nuscenes_samples
+    from sensorfuse.io.open_log import input_kind
 
     p = Path(path)
     if not p.exists():
         raise FormatError(f"{p}: no such file or folder")
-    if p.is_dir() and (p / "ground_truth" / "truth.yaml").is_file():
+    kind = "nuscenes-samples" if p.is_dir() and has_nuscenes_samples(p) else input_kind(p)
+    if kind == "sim":
         src: ViewSource = LogViewSource(p, progress=progress)
-    elif p.is_dir() and (p / "frames.csv").is_file() and (p / "sync_report.json").is_file():
+    elif kind == "synced":
         src = SyncedViewSource(p)
-    elif p.is_dir() and has_nuscenes_samples(p):
+    elif kind == "nuscenes-samples":
         src = NuScenesViewSource(p, threshold=threshold)
-    elif detect_format(p) == "kitti-object":
+    elif kind == "kitti-object":
         return KittiViewSource(p, camera=camera, threshold=threshold)
     else:
         src = LogViewSource(p, progress=progress)

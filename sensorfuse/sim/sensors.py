@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sensorfuse.geometry.raster import CameraRays, camera_rays, rasterize, shade
+from sensorfuse.geometry.transforms import invert_transform
 from sensorfuse.sim.scene import Scene
 from sensorfuse.sim.trajectory import EgoTrajectory, point_velocity_fd
 
@@ -233,7 +234,7 @@ class World:
         """``(bgr8 image, depth (H,W) float32 z in m (inf: sky), instance (H,W) uint16 (0: sky))`` at true time."""
         rays = self.camera_rays(name, camera)
         tris_w, uv, mat, inst = self.triangles_at(float(self.t_s(stamp_ns)))
-        T_cw = np.linalg.inv(T_world_cam)
+        T_cw = invert_transform(T_world_cam)
         tris_c = tris_w @ T_cw[:3, :3].T + T_cw[:3, 3]
         # cull what cannot be seen: entirely behind the camera or farther than 250 m
         zmax = tris_c[:, :, 2].max(axis=1)

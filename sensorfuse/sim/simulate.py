@@ -17,7 +17,8 @@ import numpy as np
 
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.transforms import transform_from
-from sensorfuse.io.rosbag_writer import LOG_FORMATS, CameraInfo, LogWriter, Odometry, TransformStamped, log_path
+from sensorfuse.io.messages import CameraInfo, Odometry, TransformStamped
+from sensorfuse.io.ros.writer import LOG_FORMATS, LogWriter, log_path
 from sensorfuse.sim.rigs import BASE_FRAME, RIG_NAMES, SimRig, preset_rig, without_noise
 from sensorfuse.sim.scene import BOARD_PATTERNS, build_scene
 from sensorfuse.sim.sensors import World, enu_to_lla
@@ -227,7 +228,7 @@ def simulate(
     )
     world = World(scene, ego, cfg.start_ns)
 
-    from sensorfuse.sim import truth  # writes ground_truth/ (io-level files)
+    from sensorfuse.io import sim_truth as truth  # writes ground_truth/ (io-level files)
 
     gt = truth.TruthWriter(out / "ground_truth", cfg, sim_rig, scene, ego, world, streams)
 
@@ -334,7 +335,7 @@ def _oxts(world: World, sim_rig: SimRig, origin_lla, true_ns: int, header_ns: in
     KITTI's vehicle- and surface-frame variants are both filled with these)."""
     from scipy.spatial.transform import Rotation
 
-    from sensorfuse.io.kitti_raw_writer import OxtsPacket
+    from sensorfuse.io.kitti.raw_writer import OxtsPacket
 
     T_bi = sim_rig.T_base("imu")
     t = world.t_s(true_ns)
@@ -371,7 +372,7 @@ def _oxts(world: World, sim_rig: SimRig, origin_lla, true_ns: int, header_ns: in
 
 def _open_writer(out: Path, cfg: SimConfig, sim_rig: SimRig):
     if cfg.format == "kitti":
-        from sensorfuse.io.kitti_raw_writer import KittiRawWriter
+        from sensorfuse.io.kitti.raw_writer import KittiRawWriter
 
         return KittiRawWriter(out / "kitti", sim_rig.rig, lidar="lidar", start_ns=cfg.start_ns)
     return LogWriter(log_path(out, cfg.format), cfg.format)

@@ -1,5 +1,6 @@
-"""The interactive viewer of ``fuse-view``: an Open3D window with the 3D scene (mouse: orbit, pan, zoom) and an OpenCV
-window with the camera's 2D overlay, the frame's stamp, per-stream time errors and, on ``h``, the key help.
+"""The interactive viewer of ``fuse-view``: an Open3D window with the 3D scene (mouse: orbit, pan, zoom) and a second
+Open3D window with the camera's 2D overlay, the frame's stamp, per-stream time errors and, on ``h``, the key help
+(drawn with OpenCV into an image; no OpenCV GUI is needed, so opencv-python-headless is enough).
 
 Keys work in either window (see :data:`KEYS`). ``keys=[...]`` drives the same handlers from a script (tests, demos):
 one key per displayed frame, then the viewer closes.
@@ -137,31 +138,53 @@ def run_viewer(
     from sensorfuse.viz.render import configure_window
 
     configure_window(vis)
-    cv2 = _cv2_gui()
+    panel = _Panel2D(o3d, pending)
     try:
-        _loop(vis, cv2, source, st, script, pending, fps, on_frame)
+        _loop(vis, panel, source, st, script, pending, fps, on_frame)
     finally:
         vis.destroy_window()
-        if cv2 is not None:
-            cv2.destroyAllWindows()
+        panel.close()
     return st
 
 
-def _cv2_gui() -> Any:
-    """OpenCV if it can open windows (the opencv-python wheel; not -headless), else None."""
-    import cv2
+class _Panel2D:
+    """The 2D window: an Open3D window showing :func:`panel_2d`'s image, with the same keys as the 3D window. The
+    image is redrawn only when what it shows changes."""
 
-    try:
-        cv2.namedWindow("sensorfuse 2D", cv2.WINDOW_AUTOSIZE)
-    except cv2.error:
-        print("fuse-view: OpenCV has no GUI (opencv-python-headless?): the 2D window is off", file=sys.stderr)
-        return None
-    return cv2
+    def __init__(self, o3d: Any, pending: list[str]) -> None:
+        self.o3d = o3d
+        self.vis = o3d.visualization.VisualizerWithKeyCallback()
+        self.open = bool(self.vis.create_window("sensorfuse 2D", width=960, height=540, left=40, top=80))
+        if not self.open:
+            print("fuse-view: could not open the 2D window; the 3D window works without it", file=sys.stderr)
+            return
+        for k in ("n", "p", "c", "v", "k", "s", "h", "q", "g", *_TOGGLES):
+            self.vis.register_key_callback(ord(k.upper()), lambda _v, _k=k: pending.append(_k) or False)
+        for name, code in _GLFW.items():
+            self.vis.register_key_callback(code, lambda _v, _k=name: pending.append(_k) or False)
+        self.shown: tuple | None = None
+        self.image: Any = None
+
+    def show(self, frame: ViewFrame, st: ViewerState) -> None:
+        if not self.open:
+            return
+        want = (frame.index, st.camera, frozenset(st.layers), st.help, st.playing)
+        if want != self.shown:
+            rgb = np.ascontiguousarray(panel_2d(frame, st)[..., ::-1])
+            self.vis.clear_geometries()
+            self.image = self.o3d.geometry.Image(rgb)
+            self.vis.add_geometry(self.image, reset_bounding_box=True)
+            self.shown = want
+        self.open = bool(self.vis.poll_events())
+        self.vis.update_renderer()
+
+    def close(self) -> None:
+        self.vis.destroy_window()
 
 
 def _loop(
     vis: Any,
-    cv2: Any,
+    panel: _Panel2D,
     source: Any,
     st: ViewerState,
     script: list[str] | None,
@@ -195,16 +218,11 @@ def _loop(
             print(
                 f"frame {st.index}/{st.count - 1} {frame.name}  view {view}  colour {info.get('colour', '-')}  {dt * 1e3:.0f} ms"
             )
-        if cv2 is not None and frame is not None:
-            _show_2d(cv2, frame, st)
+        if frame is not None:
+            panel.show(frame, st)
         if not vis.poll_events():
             break
         vis.update_renderer()
-        if cv2 is not None:
-            k = cv2.waitKey(1) & 0xFF
-            name = {27: "Esc", 32: "space"}.get(k, chr(k) if 32 < k < 127 else None)
-            if name:
-                pending.append(name)
         if script is not None and not pending:
             if not script:
                 st.quit = True
@@ -266,10 +284,6 @@ def panel_2d(frame: ViewFrame, st: ViewerState) -> np.ndarray:
     if st.playing:
         cv2.putText(img, "playing", (w - 80, h - 8), font, 0.45, (0, 220, 255), 1, cv2.LINE_AA)
     return img
-
-
-def _show_2d(cv2: Any, frame: ViewFrame, st: ViewerState) -> None:
-    cv2.imshow("sensorfuse 2D", panel_2d(frame, st))
 
 
 def _save(vis: Any, st: ViewerState) -> None:

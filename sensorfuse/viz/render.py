@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import ValidationError, ViewerError
+from sensorfuse.geometry.transforms import invert_transform
 from sensorfuse.viz.scene import (
     LAYERS,
     ViewFrame,
@@ -92,7 +93,7 @@ def view_camera(frame: ViewFrame, view: str, width: int, height: int) -> tuple[n
     T_ref_cam[:3, 3] = eye
     f = (width / 2.0) / np.tan(np.radians(fov_deg) / 2.0)
     K = np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
-    return K, np.linalg.inv(T_ref_cam)
+    return K, invert_transform(T_ref_cam)
 
 
 def _line_set(o3d: Any, pts: np.ndarray, lines: np.ndarray, colours: np.ndarray) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 
 from sensorfuse.errors import ValidationError
 from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.transforms import invert_transform
 from sensorfuse.types import Box2D, Box3D
 
 __all__ = [
@@ -108,7 +109,7 @@ class ViewCamera:
 
     @property
     def T_cam_ref(self) -> np.ndarray:
-        return np.linalg.inv(self.T_ref_cam)
+        return invert_transform(self.T_ref_cam)
 
 
 @dataclass
