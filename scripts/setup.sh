@@ -4,7 +4,8 @@
 #   bash scripts/setup.sh run    install (system packages, .venv, sensorfuse) and run the main job on sample_data/
 #   bash scripts/setup.sh test   install with the dev extras and run ruff, mypy and the whole test suite (under xvfb)
 #
-# Environment: PYTHON (default python3, >= 3.10), VENV (default .venv in the repository), PYTEST_ARGS (extra args).
+# Environment: PYTHON (default python3, >= 3.10), VENV (default .venv in the repository), PYTEST_ARGS (extra args),
+# PYTEST_WORKERS (default 2), QUICK=1 (the quick tier: the tests not marked slow).
 set -euo pipefail
 
 mode="${1:-run}"
@@ -64,7 +65,14 @@ else
     echo ">> mypy (the modules listed in pyproject's [tool.mypy] files)"
     "$VENV/bin/mypy"
     echo ">> pytest"
-    # xvfb-run gives the viewer tests a display; -a picks a free server number.
+    # xvfb-run gives the viewer tests a display; -a picks a free server number. Two workers (pytest-xdist): tests
+    # sharing an expensive session fixture are grouped onto one worker (tests/conftest.py), the rest spread out.
+    # QUICK=1 runs the quick tier, -m "not slow" (docs/benchmarks.md has the timings of both).
+    tier=()
+    if [ "${QUICK:-0}" = 1 ]; then tier=(-m "not slow"); fi
     # shellcheck disable=SC2086
-    xvfb-run -a -s "-screen 0 1280x1024x24" "$PY" -m pytest ${PYTEST_ARGS:-}
+    # one BLAS thread per worker: two workers on two cores, no oversubscription (numba keeps its own threads)
+    OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" \
+        xvfb-run -a -s "-screen 0 1280x1024x24" "$PY" -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "${tier[@]}" \
+        ${PYTEST_ARGS:-}
 fi

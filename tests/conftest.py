@@ -176,3 +176,16 @@ def nuscenes_tables(shared_data, tmp_path):
     """``(root, sample)``: the nuScenes sample of ../shared/data in the official table layout (written from its
     mmdetection3d info file by :func:`_tables_from_info`), and the info's sample it was written from."""
     return tmp_path, _tables_from_info(shared_data / "nuscenes_mini_scene0061_sample0", tmp_path)
+
+
+# -- running on two workers (pytest-xdist, ``-n 2 --dist loadgroup``) ---------------------------------------------
+#: session fixtures that take tens of seconds to build: the tests using one run on the same worker, so it is built once
+_EXPENSIVE = {"step_log": "sim-step-logs", "shift_log": "sim-step-logs", "board_log": "sim-board-log"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the group marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = next((g for f, g in _EXPENSIVE.items() if f in getattr(item, "fixturenames", ())), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
