@@ -6,7 +6,7 @@
 #
 # What it does:
 #   1. debootstrap a minbase bookworm into a temporary folder (python3 3.11, git, ca-certificates only);
-#   2. copies in this host's apt sources and apt/pip configuration (so it reaches the same package registries);
+#   2. copies in this host's apt sources, apt/pip configuration and CA bundle (so it reaches the same registries);
 #   3. bind-mounts /proc, /sys, /dev and, read-only, ../shared beside the clone (as CI has it);
 #   4. clones this repository at REF (committed work only: what is not committed is not checked);
 #   5. runs `bash scripts/setup.sh run`, then `CI=true bash scripts/setup.sh test`, with no terminal and an
@@ -72,6 +72,12 @@ for f in /etc/pip.conf /etc/xdg/pip /root/.config/pip /root/.pip; do
     fi
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# the host's CA bundle: a registry reached through a proxy with its own CA needs it (pip's cert= points at it)
+if [ -d /usr/local/share/ca-certificates ]; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
+[ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 
 # -- 3. mounts ---------------------------------------------------------------------------------------------------
 for m in proc sys dev dev/pts; do
