@@ -180,7 +180,15 @@ def nuscenes_tables(shared_data, tmp_path):
 
 # -- running on two workers (pytest-xdist, ``-n 2 --dist loadgroup``) ---------------------------------------------
 #: session fixtures that take tens of seconds to build: the tests using one run on the same worker, so it is built once
-_EXPENSIVE = {"step_log": "sim-step-logs", "shift_log": "sim-step-logs", "board_log": "sim-board-log"}
+#: (a module fixture would be built on each worker that runs one of its tests, and again after another module)
+_EXPENSIVE = {
+    "step_log": "sim-step-logs",
+    "shift_log": "sim-step-logs",
+    "step_report": "sim-step-logs",
+    "board_log": "sim-board-log",
+    "sim_full": "sim-full-rig",  # tests/fusion/test_labels.py
+    "faulty": "sim-faulty",  # tests/pipelines/test_sync.py
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the group marks

@@ -45,9 +45,10 @@ def test_kitti(shared_data, tmp_path, rotvec_deg, drift):
     assert len(rep["frames"]) == 6 and all(0 < f["score"] < 1 for f in rep["frames"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def step_report(step_log):
-    """The drift check over the whole step log, shared by the tests below (it is the expensive part)."""
+    """The drift check over the whole step log, shared by the tests below (it is the expensive part). Session scope:
+    a module fixture is torn down and rebuilt when the worker runs another module's test between these two."""
     frames, stamps, setup, _ = step_log
     return check_drift(frames, setup["camera"], setup["T_init"], stamps_ns=stamps)
 

@@ -55,7 +55,7 @@ def test_synthetic_exact_and_degenerate(rng):
         calibrate_lidar_camera_target(sweeps, poses, T_true, board_extent=EXTENT, border_m=0.2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def board_log(tmp_path_factory):
     """A 6 s full-rig log with the board, its board poses and sweeps, and the true T_cam_lidar."""
     import cv2

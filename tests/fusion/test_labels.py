@@ -181,7 +181,7 @@ def test_fuse_labels_project_proposes_3d_boxes_for_2d_only_labels(shared_data, t
 # -- simulator: true boxes and masks --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sim_full(tmp_path_factory):
     """3 s of the full rig (64-beam LiDAR, a Brown-Conrady and a fisheye camera) with truth images every 10th frame."""
     from sensorfuse.sim.simulate import SimConfig, simulate

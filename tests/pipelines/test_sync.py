@@ -46,7 +46,7 @@ def _index(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def faulty(tmp_path_factory):
     """4 s small-rig MCAP: camera offset 3 ms + 20 ppm, radar -2 ms, realistic faults (drops, duplicates,
     reorders, jitter, a delay burst)."""
