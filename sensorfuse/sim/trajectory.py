@@ -21,7 +21,18 @@ from scipy.interpolate import BSpline, make_interp_spline
 
 from sensorfuse.errors import ValidationError
 
-__all__ = ["EgoTrajectory", "HeldBoard", "PathFollower", "StraightWalker", "point_velocity_fd", "rotation_zyx"]
+__all__ = [
+    "MOTIONS",
+    "EgoTrajectory",
+    "HeldBoard",
+    "PathFollower",
+    "StraightWalker",
+    "point_velocity_fd",
+    "rotation_zyx",
+]
+
+#: Excitation profiles of :meth:`EgoTrajectory.design`.
+MOTIONS = ("drive", "planar", "figure8")
 
 # Derivative step for quantities that are differentiated once more numerically (angular acceleration, object point
 # velocities). Central differences with this step on smooth functions of O(100 m) are exact to ~1e-8.
@@ -69,9 +80,20 @@ class EgoTrajectory:
     t_end: float
 
     @classmethod
-    def design(cls, duration_s: float, speed_mps: float, rng: np.random.Generator) -> EgoTrajectory:
-        """A seeded drive: speed between 0.6x and 1x ``speed_mps`` (accelerating and braking), two superposed turn
-        frequencies (lateral acceleration up to ~3 m/s^2), roll +-2 deg, pitch +-1.5 deg, heave +-3 cm."""
+    def design(
+        cls, duration_s: float, speed_mps: float, rng: np.random.Generator, motion: str = "drive"
+    ) -> EgoTrajectory:
+        """A seeded excitation profile (``motion``):
+
+        - ``drive``: speed between 0.6x and 1x ``speed_mps`` (accelerating and braking), two superposed turn
+          frequencies (lateral acceleration up to ~3 m/s^2), roll +-2 deg, pitch +-1.5 deg, heave +-3 cm;
+        - ``planar``: the same path on a flat road, no roll, pitch or heave (rotation about the vertical only: what
+          rates alone cannot calibrate fully);
+        - ``figure8``: a lemniscate of Gerono (one loop about every 20 s at ``speed_mps``) with roll +-8 deg and
+          pitch +-6 deg (a test drive over uneven ground, meant to excite every rotation axis).
+        """
+        if motion not in MOTIONS:
+            raise ValidationError(f"motion {motion!r}: expected one of {', '.join(MOTIONS)}")
         if not (0.5 <= speed_mps <= 40.0):
             raise ValidationError(f"speed_mps must be within 0.5..40 m/s, got {speed_mps}")
         if not duration_s > 0:
@@ -94,12 +116,21 @@ class EgoTrajectory:
         y = np.concatenate([[0.0], np.cumsum(0.5 * (vy[1:] + vy[:-1]) * dt)])
         i0 = round(-t0 / dt)  # the vehicle is at the world origin at t = 0
         x, y = x - x[i0], y - y[i0]
+        if motion == "figure8":
+            # x = A sin(W t), y = (A / 2) sin(2 W t): mean speed ~ 1.2 A W, so A from the requested speed
+            W = 2 * np.pi / 20.0
+            A = speed_mps / (1.2 * W)
+            x, y = A * np.sin(W * (t - t0) + ph[3]), 0.5 * A * np.sin(2 * (W * (t - t0) + ph[3]))
+            x, y = x - x[i0], y - y[i0]
         knots = slice(None, None, 100)  # fit through samples every 0.1 s
         spline = make_interp_spline(t[knots], np.stack([x[knots], y[knots]], axis=1), k=5)
         r = rng.uniform(0, 2 * np.pi, 6)
-        roll_terms = ((np.deg2rad(1.2), 2 * np.pi / 2.3, r[0]), (np.deg2rad(0.8), 2 * np.pi / 0.9, r[1]))
-        pitch_terms = ((np.deg2rad(0.9), 2 * np.pi / 1.7, r[2]), (np.deg2rad(0.6), 2 * np.pi / 0.7, r[3]))
+        gain = 4.0 if motion == "figure8" else 1.0
+        roll_terms = ((np.deg2rad(1.2 * gain), 2 * np.pi / 2.3, r[0]), (np.deg2rad(0.8 * gain), 2 * np.pi / 0.9, r[1]))
+        pitch_terms = ((np.deg2rad(0.9 * gain), 2 * np.pi / 1.7, r[2]), (np.deg2rad(0.6 * gain), 2 * np.pi / 0.7, r[3]))
         heave_terms = ((0.02, 2 * np.pi / 1.3, r[4]), (0.01, 2 * np.pi / 0.5, r[5]))
+        if motion == "planar":
+            roll_terms = pitch_terms = heave_terms = ()
         return cls(spline, roll_terms, pitch_terms, heave_terms, float(duration_s))
 
     # -- path quantities ------------------------------------------------------------------------------------------
