@@ -268,6 +268,9 @@ class RotationTimeResult:
     windows: list[dict[str, Any]]
     undetermined: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: for plots, per interval (on the reference clock, s after its first sample): mid time, |rate| of the
+    #: reference, of the stream as stamped (offset 0) and as aligned, and the residual's norm (rad/s)
+    series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def rotation_deg(self) -> float:
@@ -619,6 +622,23 @@ def align_rotation_and_time(
             f"low rate-magnitude correlation {coarse.correlation:.3f}: check that the sensors are rigidly joined"
         )
     tick()
+    # the series for a report, on the reference clock (s after its first sample): |rate| of each stream on a 20 ms
+    # grid (bias removed), the stream as stamped (offset 0) and as aligned, and the residual norm per interval
+    t0r = int(reference.stamps_ns[0])
+    g = np.arange((t0 - t0r) * _NS + t1[0], (t0 - t0r) * _NS + t2[-1] - 0.02, 0.02)
+    b_ref = p[4:7] if bias_of == reference.name and bias_of is not None else 0.0
+    b_str = p[4:7] if bias_of == stream.name and bias_of is not None else 0.0
+    off_s = float(p[3])
+    res_norm = np.linalg.norm(fit.fun[: 3 * t1.size].reshape(-1, 3), axis=1)
+    t_mid = 0.5 * (t1 + t2) + (t0 - t0r) * _NS + (0.0 if slow_is_ref else off_s)
+    series = {
+        "t_s": g + 0.01,
+        "reference": np.linalg.norm(reference.mean_rate(g, g + 0.02, t0r) - b_ref, axis=1),
+        "stream_as_stamped": np.linalg.norm(stream.mean_rate(g, g + 0.02, t0r) - b_str, axis=1),
+        "stream_aligned": np.linalg.norm(stream.mean_rate(g - off_s, g + 0.02 - off_s, t0r) - b_str, axis=1),
+        "residual_t_s": t_mid,
+        "residual": res_norm,
+    }
     return RotationTimeResult(
         reference=reference.name,
         stream=stream.name,
@@ -637,4 +657,5 @@ def align_rotation_and_time(
         windows=win,
         undetermined=undetermined,
         notes=notes,
+        series=series,
     )

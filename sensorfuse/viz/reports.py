@@ -178,6 +178,67 @@ def drift_report_image(rep: Any, width: int = 1000, height: int = 420) -> np.nda
     return img
 
 
+def rotation_time_report_image(res: Any, width: int = 1000, height: int = 520, excerpt_s: float = 6.0) -> np.ndarray:
+    """A rotation/time-offset result: top, the angular-rate magnitudes over the ``excerpt_s`` seconds that change
+    most (reference blue, the stream as stamped gray, as aligned orange); bottom, the residual norm per interval over
+    the whole recording (the time windows of the report as ticks)."""
+    import cv2
+
+    from sensorfuse.viz.scene import draw_text_block
+
+    s = res.series
+    img = np.full((height, width, 3), 255, np.uint8)
+    x0, x1 = 60, width - 20
+    top = (70, int(height * 0.62))
+    bot = (int(height * 0.62) + 30, height - 30)
+    t = s["t_s"]
+    # the excerpt: where the reference's rate changes most
+    step = max(float(np.median(np.diff(t))), 1e-3)
+    n = max(2, min(t.size, int(excerpt_s / step)))
+    act = np.convolve(np.abs(np.diff(s["reference"], prepend=s["reference"][0])), np.ones(n), "valid")
+    k0 = int(np.argmax(act)) if act.size else 0
+    sl = slice(k0, k0 + n)
+    ymax = 1.1 * max(float(np.max(s["reference"][sl])), float(np.max(s["stream_aligned"][sl])), 1e-6)
+
+    def poly(tt: np.ndarray, v: np.ndarray, span: tuple[float, float], box: tuple[int, int], vmax: float):
+        xs = x0 + (x1 - x0) * (tt - span[0]) / max(span[1] - span[0], 1e-9)
+        ys = box[1] - (box[1] - box[0]) * np.clip(v / vmax, 0, 1)
+        return np.stack([xs, ys], axis=1).astype(np.int32).reshape(-1, 1, 2)
+
+    span = (float(t[sl][0]), float(t[sl][-1]))
+    cv2.rectangle(img, (x0, top[0]), (x1, top[1]), (0, 0, 0), 1)
+    for key, col, w in (
+        ("stream_as_stamped", (150, 150, 150), 1),
+        ("stream_aligned", (0, 140, 255), 2),
+        ("reference", (200, 90, 0), 1),
+    ):
+        cv2.polylines(img, [poly(t[sl], s[key][sl], span, top, ymax)], False, col, w, cv2.LINE_AA)
+    rt, rv = s["residual_t_s"], s["residual"]
+    rspan = (float(rt[0]), float(rt[-1]))
+    rmax = max(float(np.percentile(rv, 99.5)) * 1.2, 1e-6)
+    cv2.rectangle(img, (x0, bot[0]), (x1, bot[1]), (0, 0, 0), 1)
+    cv2.polylines(img, [poly(rt, rv, rspan, bot, rmax)], False, (60, 60, 60), 1, cv2.LINE_AA)
+    for w in res.windows:
+        xw = int(x0 + (x1 - x0) * (w["start_s"] - rspan[0]) / max(rspan[1] - rspan[0], 1e-9))
+        if x0 <= xw <= x1:
+            cv2.line(img, (xw, bot[1]), (xw, bot[1] - 8), (0, 0, 200), 1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, f"{span[0]:.1f} s", (x0, top[1] + 16), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"{span[1]:.1f} s", (x1 - 60, top[1] + 16), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"{rspan[0]:.0f} s", (x0, bot[1] + 16), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"{rspan[1]:.0f} s", (x1 - 50, bot[1] + 16), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    std = ", ".join(f"{v:.3f}" for v in res.rotation_std_deg)
+    draw_text_block(img, [
+        f"{res.stream} -> {res.reference}: offset {res.offset_ns * 1e-6:+.3f} ms (std {res.offset_std_ns * 1e-6:.3f}), "
+        f"rotation {res.rotation_deg:.3f} deg (std {std} deg), residual RMS {res.residual_rms:.4f} rad/s",
+        f"top: |rate| over {span[1] - span[0]:.0f} s (0-{ymax:.2f} rad/s): {res.reference} blue, {res.stream} as "
+        "stamped gray, aligned orange",
+        f"bottom: residual norm per interval (0-{rmax:.3f} rad/s), windows red"
+        + (f"; undetermined: {'; '.join(res.undetermined)}" if res.undetermined else ""),
+    ])  # fmt: skip
+    return img
+
+
 def report_path(out: str | Path) -> Path:
     """Where the report picture of a result written to ``out`` goes: beside it, ``out`` with ``.png``."""
     return Path(out).with_suffix(".png")
