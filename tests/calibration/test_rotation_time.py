@@ -215,3 +215,66 @@ def test_ethz_tango_triplet_clock_offsets_and_loop_closure(shared_data):
         loop = loop @ res[p].R_reference_stream
     assert float(angle_between_rotations_deg(loop, np.eye(3))) < 0.15
     assert abs(sum(res[p].offset_ns for p in pairs)) < 3_000_000
+
+
+# -- fuse-calib time-offset ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def euroc_full(shared_data, tmp_path):
+    """An EuRoC folder: the micro set's sensor.yaml files with the full 146 s IMU CSV."""
+    import shutil
+
+    mav0 = tmp_path / "euroc" / "mav0"
+    (mav0 / "imu0").mkdir(parents=True)
+    shutil.copy(shared_data / "euroc_v1_01_micro/mav0/imu0/sensor.yaml", mav0 / "imu0")
+    shutil.copy(shared_data / "euroc_v1_01_imu_full/mav0/imu0/data.csv", mav0 / "imu0")
+    return mav0.parent, shared_data / "euroc_v1_01_micro/groundtruth_evo/V101_gt.txt"
+
+
+def test_fuse_calib_time_offset_writes_the_clock_that_fuse_sync_reads(euroc_full, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from sensorfuse.io.rigfile import load_rig
+
+    mav0, gt = euroc_full
+    out = tmp_path / "rig.yaml"
+    cmd = [sys.executable, "-m", "sensorfuse.cli.calib", "time-offset", str(mav0), "--groundtruth", str(gt),
+           "--streams", "imu0,groundtruth", "-o", str(out), "--json"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert abs(summary["offset_ms"]) < 1.0 and summary["convention"] == "t_reference = t_stream + offset_ns"
+    rig = load_rig(out)
+    s = next(s for s in rig.sensors if s.topic == "groundtruth")
+    assert s.clock.offset_ns == summary["clock"]["offset_ns"] == summary["offset_ns"]
+    assert s.provenance is not None and s.provenance.quality["offset_std_ns"] > 0
+    assert rig.reference_clock == "imu0"
+    import cv2
+
+    img = cv2.imread(summary["report"])
+    assert img is not None and img.shape[1] == 1000 and (img < 128).any()
+    # the plain output names the convention; a LiDAR topic or a single topic is refused in one line
+    p = subprocess.run(cmd[:-3], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "t_imu0 = t_groundtruth + offset" in p.stdout, p.stderr
+    bad = subprocess.run([*cmd[:-5], "--streams", "imu0"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "two topics" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_only_motion_topics_are_taken():
+    from pathlib import Path
+
+    from sensorfuse.errors import TopicNotFound, ValidationError
+    from sensorfuse.io.open_log import open_log
+    from sensorfuse.pipelines.calib_motion import motion_stream
+
+    log = Path(__file__).parents[2] / "sample_data/sim_small/log"
+    with open_log(log) as reader:
+        assert motion_stream(reader, "/imu/data").kind == "gyro"
+        assert motion_stream(reader, "/odom").kind == "orientation"
+        with pytest.raises(ValidationError, match=r"lidar stream.*not built in yet"):
+            motion_stream(reader, "/lidar/points")
+        with pytest.raises(TopicNotFound, match="/imu/data, /odom"):
+            motion_stream(reader, "/nope")
