@@ -120,28 +120,22 @@ def lidar_camera(
     image and deskewed with the log's odometry; the initial guess from /tf_static or --init. Writes a rig file.
 
     The change from the initial guess and the quality figures are printed. See docs/calibration.md."""
-    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-    from sensorfuse.errors import ValidationError
+    from sensorfuse.pipelines.calib import lidar_camera as job
 
-    if target is not None:
-        from sensorfuse.pipelines.calib import lidar_camera_target_log
-
-        init_rig = None
-        if init is not None:
-            from sensorfuse.io.rigfile import load_rig
-
-            init_rig = load_rig(init)
-        with progress_bar(TextColumn("[bold]fuse-calib[/] board poses + sweeps"), BarColumn(), TimeElapsedColumn(),
-                      disable=json_out, transient=True) as bar:  # fmt: skip
-            task = bar.add_task("read", total=None)
-            res, summary = lidar_camera_target_log(
-                dataset, target, border_m=border, camera_topic=camera, lidar_topic=lidar, init_rig=init_rig, out=out,
-                progress=lambda k, n: bar.update(task, completed=k, total=n),
-            )  # fmt: skip
-        if json_out:
-            print_json(summary)
-            return
+    what = "board poses + sweeps" if target is not None else "edge alignment"
+    with progress_bar(TextColumn(f"[bold]fuse-calib[/] {what}"), BarColumn(), TimeElapsedColumn(),
+                  disable=json_out, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("read", total=None)
+        workflow, res, summary = job(
+            dataset, init=init, target=target, border_m=border, camera_topic=camera, lidar_topic=lidar, out=out,
+            progress=lambda k, n: bar.update(task, completed=k, total=n),
+        )  # fmt: skip
+    if json_out:
+        print_json(summary)
+        return
+    if workflow == "target":
         c, q = summary["change"], res.quality()
         print(f"{summary['board_poses']} board poses in {summary['images']} images, {q['sweeps']} sweeps with "
               f"{q['points']} board points; change from {summary['init_from']}: {c['rotation_deg']} deg, "
@@ -149,29 +143,6 @@ def lidar_camera(
         print(f"residual RMS {q['rms_mm']} mm, one sigma {q['std_deg']} deg / {q['std_mm']} mm, board normals span "
               f"{q['normal_spread_deg']} deg, {summary['wall_time_s']} s")  # fmt: skip
     else:
-        from sensorfuse.io.open_log import is_kitti_object
-        from sensorfuse.pipelines.calib import lidar_camera_kitti, lidar_camera_targetless_log
-
-        kitti = is_kitti_object(dataset)
-        if kitti and init is None:
-            raise ValidationError("KITTI: --init calib.txt is required (the calibration to refine)")
-        with progress_bar(SpinnerColumn(), TextColumn("[bold]fuse-calib[/] edge alignment"), TimeElapsedColumn(),
-                      disable=json_out, transient=True) as bar:  # fmt: skip
-            bar.add_task("align", total=None)
-            if kitti:
-                res, summary = lidar_camera_kitti(dataset, init, out)
-            else:
-                init_rig = None
-                if init is not None:
-                    from sensorfuse.io.rigfile import load_rig
-
-                    init_rig = load_rig(init)
-                res, summary = lidar_camera_targetless_log(
-                    dataset, camera_topic=camera, lidar_topic=lidar, init_rig=init_rig, out=out
-                )
-        if json_out:
-            print_json(summary)
-            return
         c = summary["change"]
         q = res.quality()
         print(f"{len(summary['frames'])} frames; change from the initial guess: {c['rotation_deg']} deg, "

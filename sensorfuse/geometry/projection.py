@@ -30,7 +30,7 @@ import numpy as np
 
 import sensorfuse.geometry._numba  # noqa: F401 - threading layer before any parallel kernel
 from sensorfuse.errors import ValidationError
-from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.geometry.camera import CameraModel, project_points
 from sensorfuse.geometry.transforms import check_transform
 
 __all__ = [
@@ -339,14 +339,15 @@ def project_cloud_numpy(
 ) -> Projection:
     """The vectorised numpy reference of :func:`project_cloud` (same rules, same outputs), for tests and benchmarks."""
     P, T = _inputs(points, T_cam_src, splat, "points")
-    Pc = P.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
-    uv, valid = camera._project(Pc)
-    valid &= camera.in_image(uv)
+    uv, depth, valid = project_points(P, T, camera)  # the one numpy projection
     uv[~valid] = np.nan
-    depth = Pc[:, 2]
     if not zbuffer:
         return Projection(uv, depth, valid)
-    key = np.linalg.norm(Pc, axis=1) if camera.model == "kannala_brandt" else depth
+    key = (
+        np.linalg.norm(P.astype(np.float64) @ T[:3, :3].T + T[:3, 3], axis=1)
+        if camera.model == "kannala_brandt"
+        else depth
+    )
     image, visible = zbuffer_numpy(uv, key, valid, camera.width, camera.height, splat, occlusion_tol)
     return Projection(uv, depth, valid, visible, image)
 

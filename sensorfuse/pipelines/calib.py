@@ -35,6 +35,7 @@ __all__ = [
     "calib_check",
     "intrinsics_from_images",
     "kitti_targetless_inputs",
+    "lidar_camera",
     "lidar_camera_kitti",
     "lidar_camera_target_log",
     "lidar_camera_targetless_log",
@@ -652,3 +653,41 @@ def calib_check(
         write_png(report, drift_report_image(rep))
         summary["report"] = str(report)
     return rep, summary
+
+
+def lidar_camera(
+    dataset: str | Path,
+    *,
+    init: str | Path | None = None,
+    target: str | None = None,
+    border_m: float | None = None,
+    camera_topic: str | None = None,
+    lidar_topic: str | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> tuple[str, Any, dict[str, Any]]:
+    """``fuse-calib lidar-camera``: pick the workflow for ``dataset`` and run it -> ``(workflow, result, summary)``.
+
+    A board given (``target``): :func:`lidar_camera_target_log`; a KITTI object folder: :func:`lidar_camera_kitti`
+    (``init`` = the calib.txt to refine, required); any other log: :func:`lidar_camera_targetless_log`. For logs
+    ``init`` is a rig file with the initial extrinsic (default: the log's /tf_static).
+    """
+    if target is None and is_kitti_object(dataset):
+        if init is None:
+            raise ValidationError("KITTI: --init calib.txt is required (the calibration to refine)")
+        return ("kitti", *lidar_camera_kitti(dataset, init, out))
+    init_rig = None
+    if init is not None:
+        from sensorfuse.io.rigfile import load_rig
+
+        init_rig = load_rig(init)
+    if target is not None:
+        res, summary = lidar_camera_target_log(
+            dataset, target, border_m=border_m, camera_topic=camera_topic, lidar_topic=lidar_topic,
+            init_rig=init_rig, out=out, progress=progress,
+        )  # fmt: skip
+        return "target", res, summary
+    res, summary = lidar_camera_targetless_log(
+        dataset, camera_topic=camera_topic, lidar_topic=lidar_topic, init_rig=init_rig, out=out, progress=progress
+    )
+    return "targetless", res, summary
