@@ -11,9 +11,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sensorfuse._checks import sort_unique
 from sensorfuse.geometry.camera import CameraModel
+from sensorfuse.types import PoseTrajectory
 
-__all__ = ["CameraInfo", "LogMessage", "Odometry", "RosMessage", "TFMessage", "TransformStamped"]
+__all__ = [
+    "CameraInfo",
+    "LogMessage",
+    "Odometry",
+    "RosMessage",
+    "TFMessage",
+    "TransformStamped",
+    "odometry_trajectory",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,3 +110,15 @@ class LogMessage:
         if isinstance(stamp, np.ndarray):
             return int(stamp[0]) if stamp.size else None
         return stamp
+
+
+def odometry_trajectory(odometry: list[Odometry], stamps_ns: np.ndarray | None = None) -> tuple[PoseTrajectory, int]:
+    """The poses of Odometry messages as one trajectory, sorted by stamp, a repeated stamp kept once (the first
+    given) -> ``(trajectory, repeats dropped)``. ``stamps_ns`` replaces the header stamps (e.g. on the reference
+    clock); the frames are the first message's. The one conversion of odometry to a trajectory (readers, jobs)."""
+    s = np.array([m.stamp_ns for m in odometry], np.int64) if stamps_ns is None else np.asarray(stamps_ns, np.int64)
+    keep = sort_unique(s, keep="first")
+    first = odometry[0]
+    T = np.array([odometry[i].T for i in keep])
+    world, body = first.frame_id or "world", first.child_frame_id or "base_link"
+    return PoseTrajectory(s[keep], T, world_frame=world, body_frame=body), int(s.size - keep.size)

@@ -22,7 +22,7 @@ from sensorfuse.errors import MessageIndexError, TopicNotFound
 from sensorfuse.geometry.camera import CameraModel
 from sensorfuse.geometry.tf_tree import TransformTree
 from sensorfuse.health import StreamStats, stream_stats, time_bases
-from sensorfuse.io.messages import CameraInfo, LogMessage, Odometry, TFMessage
+from sensorfuse.io.messages import CameraInfo, LogMessage, Odometry, TFMessage, odometry_trajectory
 from sensorfuse.types import ImuSamples, PoseTrajectory
 
 __all__ = [
@@ -264,19 +264,13 @@ class LogReader(ABC):
 
     def trajectory(self, topic: str) -> PoseTrajectory:
         """All poses of an Odometry/PoseStamped/TransformStamped topic as a PoseTrajectory (by header stamp)."""
-        stamps, Ts, frames = [], [], None
-        for m in self.read(topic):
-            if isinstance(m.data, Odometry):
-                stamps.append(m.data.stamp_ns)
-                Ts.append(m.data.T)
-                frames = frames or (m.data.frame_id, m.data.child_frame_id)
-        if not stamps:
+        odom = [m.data for m in self.read(topic) if isinstance(m.data, Odometry)]
+        if not odom:
             raise TopicNotFound(f"{self.path}: topic {topic!r} has no pose messages")
-        s = np.array(stamps, np.int64)
-        order, keep = self._by_stamp(s, topic, "poses")
-        sel = order[keep]
-        world, body = frames or ("world", "base_link")
-        return PoseTrajectory(s[sel], np.array(Ts)[sel], world_frame=world or "world", body_frame=body or "base_link")
+        traj, repeats = odometry_trajectory(odom)
+        if repeats:
+            self.report.warn(f"{self.path}: {topic}: {repeats} poses with a repeated stamp dropped")
+        return traj
 
     def imu(self, topic: str) -> ImuSamples:
         """All samples of an IMU topic as one ImuSamples (sorted by stamp; repeated stamps reported and dropped)."""

@@ -30,7 +30,7 @@ from sensorfuse.fusion.associate import associate
 from sensorfuse.fusion.deskew import deskew_points
 from sensorfuse.fusion.sync import ClockChoice, StreamTiming, SyncPlan, choose_clocks, plan_sync
 from sensorfuse.io import open as open_log
-from sensorfuse.io.messages import Odometry
+from sensorfuse.io.messages import Odometry, odometry_trajectory
 from sensorfuse.io.reader import NO_STAMP, LogReader
 from sensorfuse.io.rigfile import load_rig
 from sensorfuse.io.synced import FOLDER_KINDS, RIG_YAML, TABLE_KINDS, DatasetWriter, FramePlan, SyncedWriter
@@ -279,10 +279,7 @@ def pose_trajectory(messages: list[Any], clock: ClockModel) -> PoseTrajectory | 
     msgs = [m.data for m in messages if isinstance(m.data, Odometry)]
     if len(msgs) < 2:
         return None
-    s = clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64))
-    keep = sort_unique(s, keep="first")
-    T = np.array([msgs[i].T for i in keep])
-    return PoseTrajectory(s[keep], T, world_frame=msgs[0].frame_id, body_frame=msgs[0].child_frame_id)
+    return odometry_trajectory(msgs, clock.to_reference(np.array([m.stamp_ns for m in msgs], np.int64)))[0]
 
 
 def _deskewer(
