@@ -59,6 +59,11 @@ AXIS_NAMES = {"rx": "rotation about the camera's x axis (pitch)", "ry": "rotatio
               "ty": "translation up/down (camera y)", "tz": "translation along the optical axis (camera z)"}  # fmt: skip
 #: an axis whose probes (0.25 deg / 3 cm) raise the cost by less than this (relative) is reported as weakly observed
 WEAK_AXIS_RISE = 0.012
+#: The profile interval of each component: the range around the result where the alignment score stays within
+#: ``PROFILE_RISE`` (relative) of its value at the result, stepped by 0.05 deg / 0.5 cm up to 1 deg / 10 cm.
+PROFILE_RISE = 0.005
+PROFILE_STEP = (np.radians(0.05), 0.005)
+PROFILE_MAX = (np.radians(1.0), 0.10)
 
 
 def _ring_neighbours(az: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -284,18 +289,33 @@ class TargetlessResult:
     evaluations: int
     notes: list[str] = field(default_factory=list)
     axis_rise: dict[str, float] = field(default_factory=dict)
+    #: per searched axis, ``(below, above)``: how far (rad or m, along the search parameter) the component can move
+    #: from the result with the score within PROFILE_RISE of it; at the profile's limit the true extent is larger
+    axis_interval: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def quality(self) -> dict[str, Any]:
-        return {
-            "score": round(self.score, 4),
-            "score_init": round(self.score_init, 4),
-            "confidence": round(self.confidence, 3),
-            "sharpness": round(self.sharpness, 4),
-            "converged": self.converged,
-            "change_deg": round(self.change_deg, 4),
-            "change_m": round(self.change_m, 4),
-            "edge_points": self.edge_points,
-        } | {f"rise_{k}": round(v, 4) for k, v in self.axis_rise.items()}
+        return (
+            {
+                "score": round(self.score, 4),
+                "score_init": round(self.score_init, 4),
+                "confidence": round(self.confidence, 3),
+                "sharpness": round(self.sharpness, 4),
+                "converged": self.converged,
+                "change_deg": round(self.change_deg, 4),
+                "change_m": round(self.change_m, 4),
+                "edge_points": self.edge_points,
+            }
+            | {f"rise_{k}": round(v, 4) for k, v in self.axis_rise.items()}
+            | self._interval_quality()
+        )
+
+    def _interval_quality(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k, (lo, hi) in self.axis_interval.items():
+            unit, f = ("deg", float(np.degrees(1.0))) if k.startswith("r") else ("cm", 100.0)
+            out[f"interval_{k}_{unit}_below"] = round(lo * f, 3)
+            out[f"interval_{k}_{unit}_above"] = round(hi * f, 3)
+        return out
 
 
 class _Cost:
@@ -472,6 +492,24 @@ def refine_targetless(
         if conf == 1.0 and sharp >= min_sharpness:
             break
     p, _, confidence, sharpness, axis_rise = best  # type: ignore[misc]  # starts is never empty
+
+    # the profile of the score along each searched axis: where it stays within PROFILE_RISE of the result's
+    cost.set_sigma(sigmas[-1])
+    f_best = cost(p)
+    axis_interval: dict[str, tuple[float, float]] = {}
+    for k in free:
+        step, top = PROFILE_STEP[k >= 3], PROFILE_MAX[k >= 3]
+        ends = []
+        for sgn in (-1.0, 1.0):
+            reach = 0
+            for i in range(1, round(top / step) + 1):
+                qq = p.copy()
+                qq[k] += sgn * i * step
+                if (cost(qq) - f_best) / max(abs(f_best), 1e-9) > PROFILE_RISE:
+                    break
+                reach = i
+            ends.append(reach * step)
+        axis_interval[AXES[k]] = (ends[0], ends[1])
     final, inview = cost.score(p)
     X = cost.X(p)
     dR, dt = transform_difference(X, X0)
@@ -489,7 +527,7 @@ def refine_targetless(
             )
     res = TargetlessResult(
         pre @ X @ post, X, dR, dt, final, s_init, confidence, sharpness,
-        confidence == 1.0 and sharpness >= min_sharpness, inview, cost.n, notes, axis_rise,
+        confidence == 1.0 and sharpness >= min_sharpness, inview, cost.n, notes, axis_rise, axis_interval,
     )  # fmt: skip
     if require_convergence and not res.converged:
         raise CalibrationError(

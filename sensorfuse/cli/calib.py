@@ -149,6 +149,14 @@ def lidar_camera(
               f"{c['translation_cm']} cm (x y z {c['translation_cm_xyz']} cm)")  # fmt: skip
         print(f"score {q['score']} (initial {q['score_init']}), confidence {q['confidence']}, sharpness "
               f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
+        iv = res.axis_interval
+        if iv:
+
+            def _iv(k: str) -> str:
+                f, u = (57.29577951308232, "deg") if k.startswith("r") else (100.0, "cm")
+                return f"{k} -{iv[k][0] * f:.2f}/+{iv[k][1] * f:.2f} {u}"
+
+            print("interval (score within 0.5 % of the result's) per axis: " + ", ".join(_iv(k) for k in iv))
         rises = {k[5:]: q[k] for k in q if k.startswith("rise_")}
         if rises:
             print("score rise 0.25 deg / 3 cm off the result, per axis (camera frame): "
