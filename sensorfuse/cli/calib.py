@@ -151,12 +151,18 @@ def lidar_camera(
               f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
         iv = res.axis_interval
         if iv:
+            from sensorfuse.calibration.lidar_camera import PROFILE_RISE, PROFILE_STEP
 
-            def _iv(k: str) -> str:
-                f, u = (57.29577951308232, "deg") if k.startswith("r") else (100.0, "cm")
-                return f"{k} -{iv[k][0] * f:.2f}/+{iv[k][1] * f:.2f} {u}"
+            def _side(k: str, v: float, sign: str) -> str:
+                rot = k.startswith("r")
+                f = 57.29577951308232 if rot else 100.0
+                step = PROFILE_STEP[0 if rot else 1] * f
+                return f"{sign}<{step:.2f}" if v == 0 else f"{sign}{v * f:.2f}"
 
-            print("interval (score within 0.5 % of the result's) per axis: " + ", ".join(_iv(k) for k in iv))
+            print(f"interval (score within {PROFILE_RISE:.1%} of the result's) per axis: " + ", ".join(
+                f"{k} {_side(k, lo, '-')}/{_side(k, hi, '+')} {'deg' if k.startswith('r') else 'cm'}"
+                for k, (lo, hi) in iv.items()
+            ))  # fmt: skip
         rises = {k[5:]: q[k] for k in q if k.startswith("rise_")}
         if rises:
             print("score rise 0.25 deg / 3 cm off the result, per axis (camera frame): "
