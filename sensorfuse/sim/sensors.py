@@ -90,7 +90,7 @@ class World:
         self.texel_m = np.array([x.texel_m for x in m])
         self.wrap = np.array([x.wrap for x in m])
         self.supersample = np.array([x.supersample for x in m])
-        self._rays: dict[str, CameraRays] = {}
+        self._rays: dict[tuple, CameraRays] = {}
 
     def t_s(self, stamp_ns: object) -> np.ndarray:
         return (np.asarray(stamp_ns, dtype=np.int64) - self.start_ns).astype(np.float64) * 1e-9
@@ -207,9 +207,12 @@ class World:
 
     # -- cameras ------------------------------------------------------------------------------------------------------
     def camera_rays(self, name: str, camera) -> CameraRays:
-        if name not in self._rays:
-            self._rays[name] = camera_rays(camera)
-        return self._rays[name]
+        """The camera's pixel rays, cached by the camera's name *and* its model: two rigs may name different
+        cameras alike (the small and the full rig's ``cam_front`` differ in size and lens)."""
+        key = (name, camera.model, camera.width, camera.height, camera.K.tobytes(), np.asarray(camera.dist).tobytes())
+        if key not in self._rays:
+            self._rays[key] = camera_rays(camera)
+        return self._rays[key]
 
     def triangles_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All triangles in world coordinates at time ``t_s``: (T,3,3), uv (T,3,2), material (T,), instance (T,)."""

@@ -221,3 +221,17 @@ def test_radar_doppler_is_the_true_radial_velocity(world):
             moving += obj.dynamic
     assert checked > 100
     assert moving > 0
+
+
+def test_two_cameras_of_one_name_get_their_own_rays(world):
+    """The rays are cached per camera, not per name: the full rig's cam_front (other size and lens) rendered first
+    must not hand its rays to the small rig's (it did: the checkerboard test failed, by 493 px, when it ran after the
+    full-rig rendering test on the same worker)."""
+    small = without_noise(preset_rig("small")).rig.sensor("cam_front").camera
+    full = without_noise(preset_rig("full")).rig.sensor("cam_front").camera
+    assert (small.width, small.height, small.model) != (full.width, full.height, full.model) or not np.array_equal(
+        small.K, full.K
+    )
+    r_full = world.camera_rays("cam_front", full)
+    r_small = world.camera_rays("cam_front", small)
+    assert r_small is not r_full and r_small is world.camera_rays("cam_front", small)
