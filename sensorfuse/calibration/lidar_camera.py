@@ -66,6 +66,11 @@ PROFILE_STEP = (np.radians(0.05), 0.005)
 PROFILE_MAX = (np.radians(1.0), 0.10)
 
 
+def axis_unit(axis: str) -> tuple[str, float]:
+    """How a component of ``AXES`` is shown: ``("deg", factor from rad)`` for rotations, ``("cm", from m)`` else."""
+    return ("deg", float(np.degrees(1.0))) if axis.startswith("r") else ("cm", 100.0)
+
+
 def _ring_neighbours(az: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each point, the point of the next ring up and of the next ring down nearest in azimuth (within
     MAX_NEIGHBOUR_GAP), or -1: ``(up, down)``."""
@@ -312,7 +317,7 @@ class TargetlessResult:
     def _interval_quality(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for k, (lo, hi) in self.axis_interval.items():
-            unit, f = ("deg", float(np.degrees(1.0))) if k.startswith("r") else ("cm", 100.0)
+            unit, f = axis_unit(k)
             out[f"interval_{k}_{unit}_below"] = round(lo * f, 3)
             out[f"interval_{k}_{unit}_above"] = round(hi * f, 3)
         return out
@@ -491,11 +496,11 @@ def refine_targetless(
             best = (cand, sc, conf, sharp, per_axis)
         if conf == 1.0 and sharp >= min_sharpness:
             break
-    p, _, confidence, sharpness, axis_rise = best  # type: ignore[misc]  # starts is never empty
+    p, best_score, confidence, sharpness, axis_rise = best  # type: ignore[misc]  # starts is never empty
 
     # the profile of the score along each searched axis: where it stays within PROFILE_RISE of the result's
     cost.set_sigma(sigmas[-1])
-    f_best = cost(p)
+    f_best = -best_score  # the cost at p on this scale, as landscape() found it
     axis_interval: dict[str, tuple[float, float]] = {}
     for k in free:
         step, top = PROFILE_STEP[k >= 3], PROFILE_MAX[k >= 3]

@@ -416,10 +416,9 @@ def align_rotation_and_time(
         if across.any():
             notes.append(f"{int(across.sum())} intervals across {g.size} gaps of {fast.name} left out")
         inside &= ~across
-    sat = fast.saturated if fast.saturated is not None else slow.saturated
-    if sat is not None:
-        s_st = (fast if fast.saturated is not None else slow).stamps_ns
-        sat_t = (s_st[sat] - t0) * _NS - (sign * off0 if fast.saturated is not None else 0.0)
+    gyro = fast if fast.saturated is not None else slow  # the stream whose clipped samples are marked, if any
+    if gyro.saturated is not None:
+        sat_t = (gyro.stamps_ns[gyro.saturated] - t0) * _NS - (sign * off0 if gyro is fast else 0.0)
         hit = np.searchsorted(sat_t, t2) - np.searchsorted(sat_t, t1) > 0
         share = float(hit.mean()) if hit.size else 0.0
         if share > 0.2:
@@ -430,7 +429,7 @@ def align_rotation_and_time(
         if hit.any():
             notes.append(f"{int(hit.sum())} intervals with saturated gyro samples left out")
         inside &= ~hit
-    i, j, t1, t2 = i[inside], j[inside], t1[inside], t2[inside]
+    t1, t2 = t1[inside], t2[inside]
     duration = float(t2[-1] - t1[0]) if t1.size else 0.0
     if t1.size < 20 or duration < min_duration_s:
         raise CalibrationError(
@@ -585,7 +584,7 @@ def align_rotation_and_time(
     rot_std = np.maximum(std_axes_jac, np.nan_to_num(boot_rot, nan=np.inf, posinf=np.inf))
 
     undetermined: list[str] = []
-    has_prior = R_prior is not None and bool(prior_sigma_deg)
+    has_prior = R_prior_slow is not None
     for k in range(3):
         if not rot_std[k] <= max_rotation_std_deg:
             what = f"rotation about {_axis_name(axes[k])} of {reference.name}'s frame"
@@ -626,8 +625,11 @@ def align_rotation_and_time(
     # grid (bias removed), the stream as stamped (offset 0) and as aligned, and the residual norm per interval
     t0r = int(reference.stamps_ns[0])
     g = np.arange((t0 - t0r) * _NS + t1[0], (t0 - t0r) * _NS + t2[-1] - 0.02, 0.02)
-    b_ref = p[4:7] if bias_of == reference.name and bias_of is not None else 0.0
-    b_str = p[4:7] if bias_of == stream.name and bias_of is not None else 0.0
+    # by role, not by name (two gyros may share a name)
+    bias_on_ref = bias_on_slow if slow_is_ref else bias_on_fast
+    bias_on_str = bias_on_fast if slow_is_ref else bias_on_slow
+    b_ref = p[4:7] if bias_on_ref else 0.0
+    b_str = p[4:7] if bias_on_str else 0.0
     off_s = float(p[3])
     res_norm = np.linalg.norm(fit.fun[: 3 * t1.size].reshape(-1, 3), axis=1)
     t_mid = 0.5 * (t1 + t2) + (t0 - t0r) * _NS + (0.0 if slow_is_ref else off_s)

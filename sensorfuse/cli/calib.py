@@ -151,17 +151,15 @@ def lidar_camera(
               f"{q['sharpness']}, {q['edge_points']} edge points in view, {summary['wall_time_s']} s")  # fmt: skip
         iv = res.axis_interval
         if iv:
-            from sensorfuse.calibration.lidar_camera import PROFILE_RISE, PROFILE_STEP
+            from sensorfuse.calibration.lidar_camera import PROFILE_RISE, PROFILE_STEP, axis_unit
 
             def _side(k: str, v: float, sign: str) -> str:
-                rot = k.startswith("r")
-                f = 57.29577951308232 if rot else 100.0
-                step = PROFILE_STEP[0 if rot else 1] * f
+                f = axis_unit(k)[1]
+                step = PROFILE_STEP[0 if k.startswith("r") else 1] * f
                 return f"{sign}<{step:.2f}" if v == 0 else f"{sign}{v * f:.2f}"
 
             print(f"interval (score within {PROFILE_RISE:.1%} of the result's) per axis: " + ", ".join(
-                f"{k} {_side(k, lo, '-')}/{_side(k, hi, '+')} {'deg' if k.startswith('r') else 'cm'}"
-                for k, (lo, hi) in iv.items()
+                f"{k} {_side(k, lo, '-')}/{_side(k, hi, '+')} {axis_unit(k)[0]}" for k, (lo, hi) in iv.items()
             ))  # fmt: skip
         rises = {k[5:]: q[k] for k in q if k.startswith("rise_")}
         if rises:

@@ -69,11 +69,8 @@ def motion_streams(
     w_body = ego.omega_body(t)
     gyro_true = w_body @ R_bi  # rows: R_bi^T w
     noise_model = _ImuNoise(rig.rig.sensor("imu").noise if imu_noise else {}, rate, rng)
-    state = rng.bit_generator.state
     gyro, _ = noise_model.apply(gyro_true, np.zeros_like(gyro_true))  # the accelerometer is not modelled here
-    rng.bit_generator.state = state  # the first draw of apply() is the gyro's initial bias: read it back
-    sd = noise_model.n.get("gyro_bias_std", 0.0)
-    bias0 = rng.normal(0.0, sd, 3) if sd else np.zeros(3)
+    bias0 = noise_model.bias0["gyro"]
     if gyro_clip is not None:
         gyro = np.clip(gyro, -gyro_clip, gyro_clip)
     # the pose sensor: sampled at true times, stamped on its own clock
@@ -86,4 +83,4 @@ def motion_streams(
     if rotation_noise_deg:
         prng = np.random.default_rng([seed, zlib.crc32(b"motion-pose-noise")])
         R_ws = R_ws @ Rotation.from_rotvec(prng.normal(0, np.radians(rotation_noise_deg), (tp.size, 3))).as_matrix()
-    return MotionTruth(st, gyro, np.asarray(bias0), t_true_ns - offset_ns, R_ws, R_imu_sensor, int(offset_ns))
+    return MotionTruth(st, gyro, bias0, t_true_ns - offset_ns, R_ws, R_imu_sensor, int(offset_ns))

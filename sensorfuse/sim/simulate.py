@@ -383,6 +383,7 @@ class _ImuNoise:
 
     def __init__(self, noise: Mapping[str, float], rate_hz: float, rng: np.random.Generator) -> None:
         self.n, self.rate, self.rng = dict(noise), rate_hz, rng
+        self.bias0: dict[str, np.ndarray] = {}  # the initial biases the last apply() drew ("gyro", "accel")
 
     def apply(self, gyro: np.ndarray, accel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = []
@@ -390,6 +391,7 @@ class _ImuNoise:
         for v, p in ((gyro, "gyro"), (accel, "accel")):
             N = v.shape[0]
             b0 = self.rng.normal(0.0, self.n.get(f"{p}_bias_std", 0.0), 3) if self.n.get(f"{p}_bias_std") else 0.0
+            self.bias0[p] = np.broadcast_to(b0, 3).copy()
             rw = self.n.get(f"{p}_random_walk", 0.0)
             walk = np.cumsum(self.rng.normal(0.0, rw * np.sqrt(dt), (N, 3)), axis=0) if rw else 0.0
             wn = self.n.get(f"{p}_noise_density", 0.0)
