@@ -188,6 +188,7 @@ _EXPENSIVE = {
     "board_log": "sim-board-log",
     "sim_full": "sim-full-rig",  # tests/fusion/test_labels.py
     "faulty": "sim-faulty",  # tests/pipelines/test_sync.py
+    "figure8_log": "sim-lidar-imu",  # tests/calibration/test_lidar_imu.py
 }
 
 

@@ -433,8 +433,8 @@ def align_rotation_and_time(
     duration = float(t2[-1] - t1[0]) if t1.size else 0.0
     if t1.size < 20 or duration < min_duration_s:
         raise CalibrationError(
-            f"{pair}: {duration:.1f} s of overlapping motion ({t1.size} intervals); at least {min_duration_s:g} s "
-            "are needed: record longer"
+            f"{pair}: {duration:.1f} s of overlapping motion ({t1.size} intervals of {h * 1e3:.0f} ms); at "
+            f"least {min_duration_s:g} s and 20 intervals are needed: record longer"
         )
     w_slow = slow.mean_rate(t1, t2, t0)
     rms_rate = float(np.sqrt(np.mean(np.sum(w_slow**2, axis=1))))

@@ -237,6 +237,72 @@ def time_offset(
         print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']}) and {summary['report']}")
 
 
+@app.command(
+    name="lidar-imu",
+    epilog=(
+        "Examples:\n\n  fuse-calib lidar-imu drive.mcap -o rig.yaml\n\n"
+        "  fuse-calib lidar-imu drive.bag --lidar /velodyne_points --imu /imu/data --init rig.yaml --json\n\n"
+        "  fuse-calib lidar-imu drive.mcap --prior-offset 20ms --max-offset 50ms"
+    ),
+)
+def lidar_imu(
+    source: Annotated[str, typer.Argument(help="a log with a LiDAR topic (per-point times) and an IMU topic")],
+    lidar: Annotated[str | None, typer.Option(help="LiDAR topic (default: the log's only one)")] = None,
+    imu: Annotated[str | None, typer.Option(help="IMU topic (default: the log's only one)")] = None,
+    init: Annotated[Path | None, typer.Option(help="rig file with the translation and clocks to keep")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="rig file to write (report PNG beside it)")] = None,
+    prior_offset: Annotated[str, typer.Option(help="search near this offset, e.g. 20ms")] = "0ms",
+    max_offset: Annotated[str | None, typer.Option(help="only within this of the prior, e.g. 50ms")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """LiDAR-to-IMU rotation, the LiDAR's time offset against the IMU and the gyro bias, from a drive.
+
+    The sweeps are registered scan-to-map (small_gicp), first deskewed at constant velocity, then with the gyro
+    through the current estimate, alternated with the alignment of the LiDAR's rotation rates with the gyro's until
+    the estimate stops moving (offset: t_IMU = t_LIDAR + offset). Every figure has its standard deviation; a rotation
+    the drive does not determine is refused with what to record instead. The lever arm and gravity are not estimated:
+    with -o the rig gets the LiDAR's clock and T_imu_lidar with the rotation found and the translation of --init or
+    /tf_static (not written where neither has one). See docs/calibration.md."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+
+    from sensorfuse.pipelines.calib_motion import lidar_imu as job
+    from sensorfuse.units import parse_duration_ns
+
+    max_s = None if max_offset is None else parse_duration_ns(max_offset) * 1e-9
+    with progress_bar(TextColumn("[bold]fuse-calib[/] lidar-imu {task.description}"), BarColumn(),
+                      TimeElapsedColumn(), disable=json_out, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("", total=None)
+        res, summary = job(
+            source, lidar=lidar, imu=imu, init=init, prior_offset_ns=parse_duration_ns(prior_offset),
+            max_offset_s=max_s, out=out,
+            progress=lambda stage, k, n: bar.update(task, description=stage, completed=k, total=n),
+        )  # fmt: skip
+    if json_out:
+        print_json(summary)
+        return
+    rt = res.rotation_time
+    std = ", ".join(f"{v:.3f}" for v in rt.rotation_std_deg)
+    print(
+        f"{rt.stream} -> {rt.reference}: offset {rt.offset_ns * 1e-6:+.3f} ms "
+        f"(std {rt.offset_std_ns * 1e-6:.3f} ms; t_{rt.reference} = t_{rt.stream} + offset)"
+    )
+    print(f"rotation R_imu_lidar {rt.rotation_deg:.3f} deg (std {std} deg about the principal axes)")
+    if "initial" in summary:
+        print(f"  {summary['initial']['rotation_change_deg']:.3f} deg from the initial ({summary['initial']['from']})")
+    if rt.gyro_bias is not None:
+        print(f"gyro bias of {rt.bias_of}: {', '.join(f'{v:+.5f}' for v in rt.gyro_bias)} rad/s")
+    odo = summary["odometry"]
+    print(
+        f"{odo['sweeps']} sweeps registered ({odo['ms_per_sweep']:.0f} ms each, median inliers "
+        f"{odo['median_inlier_share']:.0%}); {len(res.passes)} passes, residual RMS {rt.residual_rms:.4f} rad/s"
+    )
+    for n in [*rt.notes, *res.undetermined, *summary.get("notes", [])]:
+        print(f"note: {n}")
+    if "rig" in summary:
+        extra = f", {summary['extrinsic']}" if "extrinsic" in summary else ""
+        print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']}{extra}) and {summary['report']}")
+
+
 def main() -> None:
     run(app)
 

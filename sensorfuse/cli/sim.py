@@ -50,6 +50,9 @@ def sim(
     noise: Annotated[bool, typer.Option(help="sensor noise on (--no-noise: exact measurements)")] = True,
     board: Annotated[str, typer.Option(help="checkerboard | charuco | none")] = "checkerboard",
     speed: Annotated[float, typer.Option(help="top speed in m/s (0.5..20)")] = 10.0,
+    motion: Annotated[
+        str, typer.Option(help="excitation: drive (a car's) | planar (no roll/pitch) | figure8 (every axis turns)")
+    ] = "drive",
     image_format: Annotated[str, typer.Option(help="jpeg (CompressedImage) | png | raw (Image)")] = "jpeg",
     truth_images: Annotated[int, typer.Option(help="depth/instance truth for every N-th camera frame (0: none)")] = 10,
     config: Annotated[Path | None, typer.Option(help="YAML with stream_faults and extrinsic_steps")] = None,
@@ -79,6 +82,7 @@ def sim(
         rig=rig,
         format=format,
         speed_mps=speed,
+        motion=motion,
         noise=noise,
         board=board,
         image_format=image_format,

@@ -5,8 +5,9 @@ ground truth) orientations; :func:`~sensorfuse.calibration.rotation_time.align_r
 rig file written carries the second stream's clock (``t_reference = t_stream + offset_ns``, composed with the first
 stream's clock where the rig has one), with the provenance and quality figures, so ``fuse-sync --rig`` uses it as
 it is; the rotation is in the JSON summary and the report (an extrinsic needs a lever arm, which rates do not give:
-it is not written). LiDAR and camera streams are not motion streams yet (scan registration and visual odometry are
-not built): they are refused with that said.
+it is not written). LiDAR streams are calibrated against an IMU by :func:`lidar_imu` (scan registration deskewed by
+the gyro); camera streams are not motion streams yet (visual odometry is not built): both are refused here with
+that said.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sensorfuse.errors import TopicNotFound, ValidationError
+import numpy as np
 
-__all__ = ["motion_stream", "time_offset"]
+from sensorfuse.errors import SensorfuseError, TopicNotFound, ValidationError
+
+__all__ = ["lidar_imu", "motion_stream", "time_offset"]
 
 #: Stream kinds that are motion streams, and how they are read.
 MOTION_KINDS = {"imu": "gyro", "pose": "orientations"}
@@ -40,7 +43,8 @@ def motion_stream(reader: Any, topic: str) -> Any:
         return MotionStream.from_poses(traj.stamp_ns, traj.T_world_body, topic)
     raise ValidationError(
         f"{reader.path}: {topic} is a {info.kind} stream; time offsets are estimated between IMU and pose streams "
-        "(LiDAR odometry and camera motion are not built in yet: give the LiDAR's or camera's odometry topic)"
+        "(a LiDAR against an IMU: fuse-calib lidar-imu, which registers the sweeps; camera motion is not built in yet: "
+        "give the camera's odometry topic)"
     )
 
 
@@ -96,8 +100,114 @@ def time_offset(
     return res, summary
 
 
+def _only_topic(reader: Any, kind: str, given: str | None, option: str) -> str:
+    if given is not None:
+        info = reader.streams.get(given)
+        if info is None or info.kind != kind:
+            found = ", ".join(t for t, s in reader.streams.items() if s.kind == kind) or "none"
+            raise TopicNotFound(f"{reader.path}: {given!r} is not a {kind} topic; its {kind} topics: {found}")
+        return given
+    found = [t for t, s in reader.streams.items() if s.kind == kind]
+    if len(found) != 1:
+        raise ValidationError(
+            f"{reader.path}: {len(found)} {kind} topics ({', '.join(found) or 'none'}); name one with {option}"
+        )
+    return found[0]
+
+
+def lidar_imu(
+    source: str | Path,
+    *,
+    lidar: str | None = None,
+    imu: str | None = None,
+    init: str | Path | None = None,
+    prior_offset_ns: int = 0,
+    max_offset_s: float | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """``fuse-calib lidar-imu``: the LiDAR's rotation against the IMU, its time offset and the gyro bias.
+
+    Scan-to-map odometry of the sweeps, alternated with the rate alignment
+    (:func:`~sensorfuse.calibration.lidar_motion.lidar_imu_rotation_time`). The rig written (``out``) gets the LiDAR's
+    clock (against the IMU's, composed with the IMU's clock in ``init``) and, where ``init`` or the log's /tf_static
+    gives the translation between the two, ``T_imu_lidar`` with the estimated rotation and that translation (the
+    lever arm is not estimated: said in the provenance); without a translation the extrinsic is not written.
+
+    Returns:
+        ``(LidarImuResult, summary)``.
+    """
+    from sensorfuse.calibration.lidar_motion import lidar_imu_rotation_time, prepare_sweeps
+    from sensorfuse.io.open_log import open_log
+    from sensorfuse.io.rigfile import load_rig
+
+    rig = load_rig(init) if init is not None else None
+    with open_log(source) as reader:
+        l_topic = _only_topic(reader, "lidar", lidar, "--lidar")
+        i_topic = _only_topic(reader, "imu", imu, "--imu")
+        l_frame = reader.stream(l_topic).frame_id or l_topic.strip("/")
+        i_frame = reader.stream(i_topic).frame_id or i_topic.strip("/")
+        samples = reader.imu(i_topic)
+        n = reader.stream(l_topic).count
+        clouds = (m.data for m in reader.read(l_topic))
+        if progress is not None:
+            clouds = _counted(clouds, lambda k: progress("reading sweeps", k, n))
+        sweeps = prepare_sweeps(clouds)
+        T_init, init_from = None, None
+        try:
+            if rig is not None:
+                T_init, init_from = rig.transform(i_frame, l_frame), str(init)
+            else:
+                T_init, init_from = reader.tf_tree().lookup(i_frame, l_frame), "log /tf_static"
+        except SensorfuseError:
+            pass
+    res = lidar_imu_rotation_time(
+        sweeps, samples.stamp_ns, samples.gyro, imu_name=i_topic, lidar_name=l_topic,
+        prior_offset_ns=prior_offset_ns, max_offset_s=max_offset_s, progress=progress,
+    )  # fmt: skip
+    summary: dict[str, Any] = {"source": str(source), **res.to_dict()}
+    if T_init is not None:
+        from scipy.spatial.transform import Rotation
+
+        d = Rotation.from_matrix(T_init[:3, :3].T @ res.R_imu_lidar)
+        summary["initial"] = {"from": init_from, "rotation_change_deg": float(np.degrees(d.magnitude()))}
+    if out is not None:
+        extrinsic = None
+        if T_init is not None:
+            T = np.array(T_init, dtype=np.float64)
+            T[:3, :3] = res.R_imu_lidar
+            extrinsic = (i_frame, l_frame, T, f"translation kept from {init_from} (the lever arm is not estimated)")
+        else:
+            summary.setdefault("notes", []).append(
+                f"T_{i_frame}_{l_frame} not written: no translation between them in --init or /tf_static "
+                "(the lever arm is not estimated); the rotation is in this summary"
+            )
+        summary.update(
+            _write(out, source, rig, res.rotation_time, i_topic, l_topic, {i_topic: "imu", l_topic: "lidar"},
+                   method="LiDAR odometry (small_gicp) against the gyro (fuse-calib lidar-imu)",
+                   frames={i_topic: i_frame, l_topic: l_frame}, extrinsic=extrinsic)
+        )  # fmt: skip
+    return res, summary
+
+
+def _counted(it: Any, tick: Callable[[int], None]) -> Any:
+    for k, x in enumerate(it, 1):
+        tick(k)
+        yield x
+
+
 def _write(
-    out: str | Path, source: str | Path, rig: Any, res: Any, a_topic: str, b_topic: str, kinds: dict[str, str]
+    out: str | Path,
+    source: str | Path,
+    rig: Any,
+    res: Any,
+    a_topic: str,
+    b_topic: str,
+    kinds: dict[str, str],
+    *,
+    method: str | None = None,
+    frames: dict[str, str] | None = None,
+    extrinsic: tuple[str, str, np.ndarray, str] | None = None,
 ) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -116,7 +226,7 @@ def _write(
         while name in names:
             name += "_"
         names.add(name)
-        return Sensor(name, kind, topic=topic)
+        return Sensor(name, kind, frame_id=(frames or {}).get(topic, ""), topic=topic)
 
     if sa is None:
         sa = new_sensor(a_topic, kinds[a_topic])
@@ -135,15 +245,20 @@ def _write(
         "intervals": int(res.n_intervals),
     }
     prov = Provenance(
-        f"time offset from angular rates against {sa.name} (fuse-calib time-offset)",
+        method or f"time offset from angular rates against {sa.name} (fuse-calib time-offset)",
         str(source), datetime.date.today().isoformat(), q, "; ".join(res.notes + res.undetermined) or None,
     )  # fmt: skip
     sb = replace(sb, clock=ClockModel(offset_ns=offset), provenance=prov)
     rig = rig.with_sensor(sb)
     if rig.reference_clock is None:
         rig = replace(rig, reference_clock=sa.name)
+    written: dict[str, Any] = {}
+    if extrinsic is not None:
+        target, src, T, how = extrinsic
+        rig = rig.with_extrinsic(target, src, T, replace(prov, notes="; ".join(filter(None, [prov.notes, how]))))
+        written["extrinsic"] = f"T_{target}_{src}"
     out = Path(out)
     save_rig(rig, out)
     png = report_path(out)
     write_png(png, rotation_time_report_image(res))
-    return {"rig": str(out), "report": str(png), "clock": {"sensor": sb.name, "offset_ns": offset}}
+    return {"rig": str(out), "report": str(png), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}

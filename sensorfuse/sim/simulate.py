@@ -23,7 +23,7 @@ from sensorfuse.sim.rigs import BASE_FRAME, RIG_NAMES, SimRig, preset_rig, witho
 from sensorfuse.sim.scene import BOARD_PATTERNS, build_scene
 from sensorfuse.sim.sensors import World, enu_to_lla
 from sensorfuse.sim.timing import StreamFaults, StreamPlan, merge_faults, plan_stream, realistic_faults
-from sensorfuse.sim.trajectory import EgoTrajectory
+from sensorfuse.sim.trajectory import MOTIONS, EgoTrajectory
 from sensorfuse.types import CompressedImage, GnssFix, Image, ImuSamples, PointCloud, RadarScan
 from sensorfuse.units import gps_ns_from_utc_ns
 
@@ -75,6 +75,7 @@ class SimConfig:
     rig: str = "small"
     format: str = "mcap"
     speed_mps: float = 10.0
+    motion: str = "drive"  # excitation profile: one of trajectory.MOTIONS
     noise: bool = True
     board: str = "checkerboard"
     n_cars: int = 3
@@ -101,6 +102,8 @@ class SimConfig:
             raise ValidationError(f"faults {self.faults!r}: expected 'none' or 'realistic'")
         if not 0.2 <= self.duration_s <= 600:
             raise ValidationError(f"duration must be within 0.2..600 s, got {self.duration_s}")
+        if self.motion not in MOTIONS:
+            raise ValidationError(f"motion {self.motion!r}: expected one of {', '.join(MOTIONS)}")
         if not 0.5 <= self.speed_mps <= 20.0:
             raise ValidationError(f"speed must be within 0.5..20 m/s, got {self.speed_mps}")
 
@@ -222,7 +225,7 @@ def simulate(
     rig = sim_rig.rig
 
     scene_rng = _rng(cfg.seed, "scene")
-    ego = EgoTrajectory.design(cfg.duration_s, cfg.speed_mps, scene_rng)
+    ego = EgoTrajectory.design(cfg.duration_s, cfg.speed_mps, scene_rng, motion=cfg.motion)
     scene = build_scene(
         ego, cfg.duration_s, scene_rng, board_pattern=cfg.board, n_cars=cfg.n_cars, n_pedestrians=cfg.n_pedestrians
     )

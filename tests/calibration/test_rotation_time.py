@@ -274,7 +274,7 @@ def test_only_motion_topics_are_taken():
     with open_log(log) as reader:
         assert motion_stream(reader, "/imu/data").kind == "gyro"
         assert motion_stream(reader, "/odom").kind == "orientation"
-        with pytest.raises(ValidationError, match=r"lidar stream.*not built in yet"):
+        with pytest.raises(ValidationError, match=r"lidar stream.*fuse-calib lidar-imu"):
             motion_stream(reader, "/lidar/points")
         with pytest.raises(TopicNotFound, match="/imu/data, /odom"):
             motion_stream(reader, "/nope")
