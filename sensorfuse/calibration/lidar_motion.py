@@ -154,9 +154,10 @@ def prepare_sweeps(
                 f"cloud {c.frame_id} at {c.stamp_ns}: no per-point time; LiDAR odometry deskews every sweep and needs "
                 "it (the reader names the stream's point-time layout)"
             )
-        xyz = np.asarray(c.xyz, np.float64)
-        keep = np.einsum("ij,ij->i", xyz, xyz) >= min_range_m**2
-        out.append(_subsample(xyz[keep], np.asarray(c.point_stamps_ns, np.int64)[keep], max_points))
+        xyz, t = _subsample(np.asarray(c.xyz), np.asarray(c.point_stamps_ns, np.int64), max_points)
+        keep = np.einsum("ij,ij->i", xyz, xyz, dtype=np.float64) >= min_range_m**2
+        # copies of the kept points only: a view would hold every sweep's whole message buffer (1.8 GB per minute)
+        out.append((xyz[keep].astype(np.float64), t[keep]))
     return out
 
 
@@ -181,7 +182,10 @@ def lidar_odometry(
 
     sg = _small_gicp()
     if len(sweeps) < 3:
-        raise CalibrationError(f"LiDAR odometry: {len(sweeps)} sweep(s); at least 3 are needed")
+        raise CalibrationError(
+            f"LiDAR odometry: {len(sweeps)} sweep(s); at least 3 are needed (and for a calibration about 15 s of "
+            "turning motion: record longer)"
+        )
     vmap = sg.GaussianVoxelMap(map_voxel_m)
     poses, stamps, share, npts = [], [], [], []
     T_prev = T_prev2 = None

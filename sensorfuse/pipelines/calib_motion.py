@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sensorfuse.errors import SensorfuseError, TopicNotFound, ValidationError
+from sensorfuse.errors import CalibrationError, SensorfuseError, TopicNotFound, ValidationError
 
 __all__ = ["lidar_imu", "motion_stream", "time_offset"]
 
@@ -161,10 +161,13 @@ def lidar_imu(
                 T_init, init_from = reader.tf_tree().lookup(i_frame, l_frame), "log /tf_static"
         except SensorfuseError:
             pass
-    res = lidar_imu_rotation_time(
-        sweeps, samples.stamp_ns, samples.gyro, imu_name=i_topic, lidar_name=l_topic,
-        prior_offset_ns=prior_offset_ns, max_offset_s=max_offset_s, progress=progress,
-    )  # fmt: skip
+    try:
+        res = lidar_imu_rotation_time(
+            sweeps, samples.stamp_ns, samples.gyro, imu_name=i_topic, lidar_name=l_topic,
+            prior_offset_ns=prior_offset_ns, max_offset_s=max_offset_s, progress=progress,
+        )  # fmt: skip
+    except CalibrationError as exc:
+        raise CalibrationError(f"{source}: {exc}") from None
     summary: dict[str, Any] = {"source": str(source), **res.to_dict()}
     if T_init is not None:
         from scipy.spatial.transform import Rotation

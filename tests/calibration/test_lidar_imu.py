@@ -134,3 +134,15 @@ def test_odometry_refuses_too_few_sweeps_and_clouds_without_point_times():
     sw = prepare_sweeps([PointCloud(xyz, 1_000, "lidar", t_offset_ns=np.zeros(500, np.int64))])
     with pytest.raises(CalibrationError, match="at least 3"):
         lidar_odometry(sw)
+
+
+def test_the_ouster_recording_is_too_short_and_says_so(shared_data):
+    """The real Ouster OS1-64 MCAP holds 2 sweeps (0.18 s) and 17 IMU samples on another clock: no motion
+    calibration can come from it; refused naming the file."""
+    import subprocess
+    import sys
+
+    log = shared_data / "mcap_ros1_ouster_os1_64/test.mcap"
+    p = subprocess.run([sys.executable, "-m", "sensorfuse.cli.calib", "lidar-imu", str(log)], capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert p.returncode == 1 and str(log) in p.stderr and "2 sweep(s)" in p.stderr and "record longer" in p.stderr
