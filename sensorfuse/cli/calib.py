@@ -303,6 +303,50 @@ def lidar_imu(
         print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']}{extra}) and {summary['report']}")
 
 
+@app.command(
+    name="lidar-lidar",
+    epilog=(
+        "Examples:\n\n  fuse-calib lidar-lidar qt.pcd p64.pcd --init p64-to-qt-extrinsic.json -o refined.json\n\n"
+        "  fuse-calib lidar-lidar top.pcd left.pcd --init rig.yaml --target lidar_top --source lidar_left --json"
+    ),
+)
+def lidar_lidar(
+    target_pcd: Annotated[Path, typer.Argument(help="the reference LiDAR's cloud (PCD)")],
+    source_pcd: Annotated[Path, typer.Argument(help="the other LiDAR's cloud, taken at the same time (PCD)")],
+    init: Annotated[Path, typer.Option(help="initial extrinsic: OpenCalib JSON (source -> target) or a rig file")],
+    target: Annotated[str | None, typer.Option(help="target sensor in a rig --init (default: file stem)")] = None,
+    source: Annotated[str | None, typer.Option(help="source sensor in a rig --init (default: file stem)")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="OpenCalib extrinsic JSON to write")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """LiDAR-to-LiDAR extrinsic T_target_source by GICP (small_gicp), coarse to fine from --init.
+
+    Prints the result, how far it moved from --init, the overlap and RMSE before and after, and per-axis standard
+    deviations from the registration's Hessian (a linearised lower bound) with the weakest direction; refuses clouds
+    that barely overlap or leave a component undetermined. An OpenCalib --init whose rotation is not orthonormal is
+    taken as its nearest rotation and the deviation printed. See docs/calibration.md."""
+    from sensorfuse.pipelines.calib_files import lidar_lidar as job
+
+    res, summary = job(target_pcd, source_pcd, init=init, target=target, source=source, out=out)
+    if json_out:
+        print_json(summary)
+        return
+    deg, m = res.moved
+    t, s = summary["target"]["sensor"], summary["source"]["sensor"]
+    if summary.get("init_rotation_deviation", 0) > 1e-5:
+        print(f"note: --init's rotation is not orthonormal (max |R^T R - I| = {summary['init_rotation_deviation']:.4f}); "
+              "its nearest rotation was used")  # fmt: skip
+    print(f"T_{t}_{s}: moved {deg:.3f} deg, {m * 100:.1f} cm from --init")
+    print(f"overlap {res.overlap_before:.1%} -> {res.overlap_after:.1%}, RMSE {res.rmse_before_m * 100:.1f} -> "
+          f"{res.rmse_after_m * 100:.1f} cm")  # fmt: skip
+    print(f"std rotation {', '.join(f'{v:.3f}' for v in res.rotation_std_deg)} deg, translation "
+          f"{', '.join(f'{v * 100:.2f}' for v in res.translation_std_m)} cm (x, y, z; weakest: {res.weakest})")  # fmt: skip
+    for row in np.round(res.T_target_source, 6):
+        print("  " + "  ".join(f"{v:+.6f}" for v in row))
+    if "wrote" in summary:
+        print(f"wrote {summary['wrote']}")
+
+
 def main() -> None:
     run(app)
 

@@ -89,6 +89,7 @@ class OpenCalibParam:
     camera: CameraModel | None = None
     T_target_source: np.ndarray | None = None
     time_lag_s: float | None = None
+    rotation_deviation: float = 0.0  # max |R^T R - I| of the file's rotation block before orthonormalising
 
 
 def _matrix(d: dict, path: Path, key: str) -> np.ndarray:
@@ -99,8 +100,12 @@ def _matrix(d: dict, path: Path, key: str) -> np.ndarray:
         raise FormatError(f"OpenCalib JSON {path}: {key}: not a matrix ({exc})") from None
 
 
-def read_opencalib_json(path: str | os.PathLike[str]) -> list[OpenCalibParam]:
-    """Read an OpenCalib ``*-intrinsic.json`` / ``*-extrinsic.json`` (every top-level entry)."""
+def read_opencalib_json(path: str | os.PathLike[str], *, orthonormalise: bool = False) -> list[OpenCalibParam]:
+    """Read an OpenCalib ``*-intrinsic.json`` / ``*-extrinsic.json`` (every top-level entry).
+
+    ``orthonormalise``: accept an extrinsic whose rotation block is not a rotation (OpenCalib's lidar2lidar sample
+    has det 0.969) as its nearest rotation (SciPy's ``Rotation.from_matrix``); the deviation is kept in
+    ``OpenCalibParam.rotation_deviation``. Without it such a file is refused."""
     path = Path(path)
     doc = read_json(path, "OpenCalib JSON")
     out = []
@@ -127,14 +132,71 @@ def read_opencalib_json(path: str | os.PathLike[str]) -> list[OpenCalibParam]:
                 raise FormatError(f"OpenCalib JSON {path}: {key}: {exc}") from None
             out.append(OpenCalibParam(key, sensor, target, camera=cam))
         elif "sensor_calib" in param:
+            M = _matrix(param["sensor_calib"], path, "sensor_calib")
+            dev = 0.0
+            if orthonormalise and M.shape == (4, 4) and np.all(np.isfinite(M)):
+                from scipy.spatial.transform import Rotation
+
+                dev = float(np.abs(M[:3, :3].T @ M[:3, :3] - np.eye(3)).max())
+                M = M.copy()
+                M[:3, :3] = Rotation.from_matrix(M[:3, :3]).as_matrix()
             try:
-                T = check_transform(_matrix(param["sensor_calib"], path, "sensor_calib"), key)
+                T = check_transform(M, key)
             except ValidationError as exc:
                 raise FormatError(f"OpenCalib JSON {path}: {exc}") from None
             lag = param.get("time_lag")
             out.append(
-                OpenCalibParam(key, sensor, target, T_target_source=T, time_lag_s=None if lag is None else float(lag))
-            )
+                OpenCalibParam(key, sensor, target, T_target_source=T, time_lag_s=None if lag is None else float(lag),
+                               rotation_deviation=dev)
+            )  # fmt: skip
         else:
             raise FormatError(f"OpenCalib JSON {path}: entry {key!r} has neither cam_K nor sensor_calib")
     return out
+
+
+def write_opencalib_extrinsic(
+    path: str | os.PathLike[str], T_target_source: object, *, sensor: str, target: str, key: str | None = None
+) -> Path:
+    """Write one extrinsic in OpenCalib's JSON layout (``sensor_calib`` maps ``sensor`` points into ``target``),
+    readable by :func:`read_opencalib_json` and OpenCalib's tools."""
+    import json
+
+    T = check_transform(T_target_source, "T_target_source")
+    key = key or f"{sensor}-to-{target}-extrinsic"
+    doc = {
+        key: {
+            "param_type": "extrinsic",
+            "sensor_name": sensor,
+            "target_sensor_name": target,
+            "device_type": "relational",
+            "param": {
+                "sensor_calib": {"data": T.tolist(), "continuous": True, "rows": 4, "type": 6, "cols": 4},
+                "time_lag": 0,
+            },
+        }
+    }
+    path = Path(path)
+    path.write_text(json.dumps(doc, indent=4) + "\n")
+    return path
+
+
+def load_initial_extrinsic(
+    path: str | os.PathLike[str], target: str, source: str
+) -> tuple[np.ndarray, str, str, float]:
+    """An initial ``T_target_source`` from an OpenCalib extrinsic JSON (its own sensor names, the rotation
+    orthonormalised) or a rig file (``target``/``source`` sensor or frame names there).
+
+    Returns:
+        ``(T_target_source, target, source, rotation_deviation)``.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        params = [p for p in read_opencalib_json(path, orthonormalise=True) if p.T_target_source is not None]
+        if len(params) != 1:
+            raise FormatError(f"OpenCalib JSON {path}: expected one extrinsic, found {len(params)}")
+        p = params[0]
+        assert p.T_target_source is not None
+        return p.T_target_source, p.target, p.sensor, p.rotation_deviation
+    from sensorfuse.io.rigfile import load_rig
+
+    return load_rig(path).transform(target, source), target, source, 0.0
