@@ -189,6 +189,7 @@ _EXPENSIVE = {
     "sim_full": "sim-full-rig",  # tests/fusion/test_labels.py
     "faulty": "sim-faulty",  # tests/pipelines/test_sync.py
     "figure8_log": "sim-lidar-imu",  # tests/calibration/test_lidar_imu.py
+    "radar_log": "sim-radar",  # tests/calibration/test_radar.py
 }
 
 

@@ -347,6 +347,52 @@ def lidar_lidar(
         print(f"wrote {summary['wrote']}")
 
 
+@app.command(
+    name="radar",
+    epilog=(
+        "Examples:\n\n  fuse-calib radar drive.mcap -o rig.yaml\n\n"
+        "  fuse-calib radar drive.bag --radar /radar/points --odom /odom --init rig.yaml --json"
+    ),
+)
+def radar(
+    source: Annotated[str, typer.Argument(help="a log with a radar topic (Doppler) and an odometry/pose topic")],
+    radar_topic: Annotated[str | None, typer.Option("--radar", help="radar topic (default: the only one)")] = None,
+    odom: Annotated[str | None, typer.Option(help="odometry/pose topic (default: the only one)")] = None,
+    init: Annotated[Path | None, typer.Option(help="rig file with the radar's lever arm (else /tf_static)")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="rig file to write")] = None,
+    max_offset: Annotated[str, typer.Option(help="search the offset within this, e.g. 250ms")] = "250ms",
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Radar ego-velocity from the Doppler of static detections, and the radar's mounting yaw and time offset
+    against the vehicle's odometry.
+
+    Each scan's velocity is fitted by RANSAC (moving objects and clutter rejected and counted; scans tracked in
+    time so a car moving with the ego is not taken for the world); a scan that cannot give one is listed with the
+    reason. The mounting compares them with the odometry's velocity at the radar (offset: t_ODOM = t_RADAR +
+    offset). A radar without elevation spread gives yaw only (roll, pitch held, said); the lever arm is kept from
+    --init or /tf_static. See docs/calibration.md."""
+    from sensorfuse.pipelines.calib_motion import radar_motion as job
+    from sensorfuse.units import parse_duration_ns
+
+    _ev, m, summary = job(source, radar=radar_topic, odom=odom, init=init,
+                         max_offset_s=parse_duration_ns(max_offset) * 1e-9, out=out)  # fmt: skip
+    if json_out:
+        print_json(summary)
+        return
+    e = summary["ego_velocity"]
+    print(f"{summary['radar']}: ego-velocity in {e['scans']} scans ({e['skipped']} skipped), median std "
+          f"{', '.join(f'{v:.3f}' for v in e['median_std_mps'])} m/s; {e['static_detections']} static detections, "
+          f"{e['moving_or_clutter']} moving or clutter")  # fmt: skip
+    print(f"yaw {m.yaw_deg:+.3f} deg (std {m.yaw_std_deg:.3f}; {summary['initial']['rotation_change_deg']:.3f} deg "
+          f"from {summary['initial']['from']})")  # fmt: skip
+    print(f"offset {m.offset_ns * 1e-6:+.3f} ms (std {m.offset_std_ns * 1e-6:.3f} ms; t_{summary['odometry']} = "
+          f"t_{summary['radar']} + offset), residual {m.residual_rms_mps:.3f} m/s over {m.scans} scans")  # fmt: skip
+    for u in m.undetermined:
+        print(f"note: {u}")
+    if "rig" in summary:
+        print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']}, {summary.get('extrinsic', '')})")
+
+
 def main() -> None:
     run(app)
 

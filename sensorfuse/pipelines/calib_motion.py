@@ -21,7 +21,7 @@ import numpy as np
 
 from sensorfuse.errors import CalibrationError, SensorfuseError, TopicNotFound, ValidationError
 
-__all__ = ["lidar_imu", "motion_stream", "time_offset"]
+__all__ = ["lidar_imu", "motion_stream", "radar_motion", "time_offset"]
 
 #: Stream kinds that are motion streams, and how they are read.
 MOTION_KINDS = {"imu": "gyro", "pose": "orientations"}
@@ -193,6 +193,85 @@ def lidar_imu(
     return res, summary
 
 
+def radar_motion(
+    source: str | Path,
+    *,
+    radar: str | None = None,
+    odom: str | None = None,
+    init: str | Path | None = None,
+    max_offset_s: float = 0.25,
+    out: str | Path | None = None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """``fuse-calib radar``: the radar's ego-velocity per scan (Doppler of static detections), and its mounting
+    yaw and clock offset against the log's odometry/pose topic
+    (:func:`~sensorfuse.calibration.radar.radar_mounting`). The lever arm and the starting rotation come from
+    ``init`` or /tf_static (refused without either: the lever arm is not estimated). The rig written gets the
+    radar's clock (against the pose stream's, composed with its clock in ``init``) and ``T_base_radar`` with the
+    rotation found.
+
+    Returns:
+        ``(EgoVelocities, RadarMounting, summary)``.
+    """
+    from sensorfuse.calibration.radar import ego_velocities, radar_mounting
+    from sensorfuse.io.open_log import open_log
+    from sensorfuse.io.rigfile import load_rig
+
+    rig = load_rig(init) if init is not None else None
+    with open_log(source) as reader:
+        r_topic = _only_topic(reader, "radar", radar, "--radar")
+        o_topic = _only_topic(reader, "pose", odom, "--odom")
+        traj = reader.trajectory(o_topic)
+        r_frame = reader.stream(r_topic).frame_id or r_topic.strip("/")
+        b_frame = traj.body_frame
+        try:
+            if rig is not None:
+                T_init, init_from = rig.transform(b_frame, r_frame), str(init)
+            else:
+                T_init, init_from = reader.tf_tree().lookup(b_frame, r_frame), "log /tf_static"
+        except SensorfuseError as exc:
+            raise CalibrationError(
+                f"{source}: no initial {b_frame} <- {r_frame} extrinsic ({exc}); give --init rig.yaml with the radar's "
+                "lever arm (it is not estimated)"
+            ) from None
+        try:
+            ev = ego_velocities(m.data for m in reader.read(r_topic))
+            mount = radar_mounting(ev, traj.stamp_ns, traj.T_world_body, T_init, max_offset_s=max_offset_s)
+        except CalibrationError as exc:
+            raise CalibrationError(f"{source} ({r_topic}): {exc}") from None
+    from scipy.spatial.transform import Rotation
+
+    change = Rotation.from_matrix(np.asarray(T_init)[:3, :3].T @ mount.R_base_radar).magnitude()
+    summary: dict[str, Any] = {
+        "source": str(source),
+        "radar": r_topic,
+        "odometry": o_topic,
+        "ego_velocity": ev.summary(),
+        "skipped_scans": [{"stamp_ns": t, "reason": why} for t, why in ev.skipped],
+        **mount.to_dict(),
+        "initial": {"from": init_from, "rotation_change_deg": float(np.degrees(change))},
+    }
+    if out is not None:
+        from types import SimpleNamespace
+
+        T = np.array(T_init, dtype=np.float64)
+        T[:3, :3] = mount.R_base_radar
+        res_like = SimpleNamespace(offset_ns=mount.offset_ns, notes=[], undetermined=mount.undetermined)
+        quality = {
+            "offset_std_ns": mount.offset_std_ns,
+            "yaw_std_deg": mount.yaw_std_deg,
+            "residual_rms_mps": mount.residual_rms_mps,
+            "scans": mount.scans,
+        }
+        summary.update(
+            _write(out, source, rig, res_like, o_topic, r_topic, {o_topic: "odometry", r_topic: "radar"},
+                   method="radar Doppler ego-velocity against odometry (fuse-calib radar)",
+                   frames={o_topic: b_frame, r_topic: r_frame},
+                   extrinsic=(b_frame, r_frame, T, f"lever arm kept from {init_from} (not estimated)"), report=False,
+                   quality=quality)
+        )  # fmt: skip
+    return ev, mount, summary
+
+
 def _counted(it: Any, tick: Callable[[int], None]) -> Any:
     for k, x in enumerate(it, 1):
         tick(k)
@@ -211,6 +290,8 @@ def _write(
     method: str | None = None,
     frames: dict[str, str] | None = None,
     extrinsic: tuple[str, str, np.ndarray, str] | None = None,
+    report: bool = True,
+    quality: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -240,7 +321,7 @@ def _write(
     if sa.clock.drift_ppm:
         raise ValidationError(f"{out}: {sa.name}'s clock has a drift in the rig; an offset against it is not composed")
     offset = int(res.offset_ns) + int(sa.clock.offset_ns)
-    q = {
+    q = quality or {
         "offset_std_ns": int(res.offset_std_ns),
         "residual_rms_rad_s": float(res.residual_rms),
         "correlation": float(res.coarse.correlation),
@@ -262,6 +343,8 @@ def _write(
         written["extrinsic"] = f"T_{target}_{src}"
     out = Path(out)
     save_rig(rig, out)
+    if not report:
+        return {"rig": str(out), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}
     png = report_path(out)
     write_png(png, rotation_time_report_image(res))
     return {"rig": str(out), "report": str(png), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}
