@@ -200,3 +200,48 @@ def load_initial_extrinsic(
     from sensorfuse.io.rigfile import load_rig
 
     return load_rig(path).transform(target, source), target, source, 0.0
+
+
+def read_opencalib_poses(
+    path: str | os.PathLike[str], *, utc_offset_hours: float = 8.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read an OpenCalib pose file (``lidar2imu``: one row per pose, ``YYYY-mm-dd-HH-MM-SS-mmm r11 r12 r13 tx r21 ...
+    tz``, a 3x4 row-major matrix) into ``(stamps_ns (N,), T (N, 4, 4))``. The names are wall-clock time at
+    ``utc_offset_hours`` (the PJLab samples: UTC+8); the stamps returned are Unix UTC ns. Rotation blocks are
+    orthonormalised (the files hold them to ~1e-6).
+
+    Raises:
+        FormatError: a row with another layout, or stamps that do not increase (naming the line).
+    """
+    import datetime
+
+    from scipy.spatial.transform import Rotation
+
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError(f"OpenCalib pose file {path}: not found")
+    stamps, mats = [], []
+    tz = datetime.timezone(datetime.timedelta(hours=utc_offset_hours))
+    for k, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 13:
+            raise FormatError(f"OpenCalib pose file {path}:{k}: {len(parts)} fields, expected 13")
+        try:
+            when = datetime.datetime.strptime(parts[0], "%Y-%m-%d-%H-%M-%S-%f").replace(tzinfo=tz)
+            m = np.asarray(parts[1:], np.float64).reshape(3, 4)
+        except ValueError as exc:
+            raise FormatError(f"OpenCalib pose file {path}:{k}: {exc}") from None
+        stamps.append(round(when.timestamp() * 1e3) * 1_000_000)
+        mats.append(m)
+    st = np.asarray(stamps, np.int64)
+    if st.size and np.any(np.diff(st) <= 0):
+        bad = int(np.flatnonzero(np.diff(st) <= 0)[0]) + 2
+        raise FormatError(f"OpenCalib pose file {path}: time does not increase at pose {bad}")
+    T = np.tile(np.eye(4), (st.size, 1, 1))
+    if st.size:
+        M = np.asarray(mats)
+        T[:, :3, :3] = Rotation.from_matrix(M[:, :, :3]).as_matrix()
+        T[:, :3, 3] = M[:, :, 3]
+    return st, T

@@ -100,6 +100,14 @@ def time_offset(
     return res, summary
 
 
+def _initial_transform(reader: Any, rig: Any, init: Any, target: str, source: str) -> tuple[np.ndarray, str]:
+    """``T_target_source`` from the ``--init`` rig where given, else the log's /tf_static, and where it came from
+    (raises the rig's or the tree's error where neither joins the frames)."""
+    if rig is not None:
+        return rig.transform(target, source), str(init)
+    return reader.tf_tree().lookup(target, source), "log /tf_static"
+
+
 def _only_topic(reader: Any, kind: str, given: str | None, option: str) -> str:
     if given is not None:
         info = reader.streams.get(given)
@@ -153,14 +161,10 @@ def lidar_imu(
         if progress is not None:
             clouds = _counted(clouds, lambda k: progress("reading sweeps", k, n))
         sweeps = prepare_sweeps(clouds)
-        T_init, init_from = None, None
         try:
-            if rig is not None:
-                T_init, init_from = rig.transform(i_frame, l_frame), str(init)
-            else:
-                T_init, init_from = reader.tf_tree().lookup(i_frame, l_frame), "log /tf_static"
+            T_init, init_from = _initial_transform(reader, rig, init, i_frame, l_frame)
         except SensorfuseError:
-            pass
+            T_init, init_from = None, None
     try:
         res = lidar_imu_rotation_time(
             sweeps, samples.stamp_ns, samples.gyro, imu_name=i_topic, lidar_name=l_topic,
@@ -224,10 +228,7 @@ def radar_motion(
         r_frame = reader.stream(r_topic).frame_id or r_topic.strip("/")
         b_frame = traj.body_frame
         try:
-            if rig is not None:
-                T_init, init_from = rig.transform(b_frame, r_frame), str(init)
-            else:
-                T_init, init_from = reader.tf_tree().lookup(b_frame, r_frame), "log /tf_static"
+            T_init, init_from = _initial_transform(reader, rig, init, b_frame, r_frame)
         except SensorfuseError as exc:
             raise CalibrationError(
                 f"{source}: no initial {b_frame} <- {r_frame} extrinsic ({exc}); give --init rig.yaml with the radar's "
