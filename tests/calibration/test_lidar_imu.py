@@ -111,6 +111,31 @@ def test_fuse_calib_lidar_imu_writes_clock_and_rotation(figure8_log, tmp_path):
     assert bad.returncode == 1 and "not a lidar topic" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
+def test_lever_arm_model_on_the_true_poses(figure8_log):
+    """The lever-arm least squares (accelerometer against LiDAR positions) with the simulator's true LiDAR poses at
+    10 Hz and the log's noisy IMU, the accelerometer bias estimated: within 1 cm (measured 1.3 mm; 1.07 cm without
+    the bias) and |g| within 0.1 m/s^2 (9.808). (With our
+    odometry's poses it is still ~10 cm off: not used by the workflow; see lever_arm's docstring.)"""
+    from sensorfuse.calibration.lidar_motion import LidarOdometry, lever_arm
+    from sensorfuse.io.open_log import open_log
+    from sensorfuse.io.sim_truth import load_ground_truth
+
+    gt = load_ground_truth(figure8_log.ground_truth)
+    with open_log(figure8_log.log) as r:
+        imu = r.imu("/imu/data")
+    T_bl = gt.rig.transform("base_link", "lidar")
+    st = np.arange(gt.trajectory.stamp_ns[0] + 50_000_000, gt.trajectory.stamp_ns[-1] - 50_000_000, 100_000_000)
+    T = gt.trajectory.interpolate(st)[0] @ T_bl
+    odo = LidarOdometry(st - OFFSET_NS, T, np.ones(st.size), np.ones(st.size), "truth", 0.0)
+    la = lever_arm(
+        odo, imu.stamp_ns, imu.gyro, imu.accel, gt.rig.transform("imu", "lidar")[:3, :3], OFFSET_NS, estimate_bias=True
+    )
+    truth = gt.rig.transform("lidar", "imu")[:3, 3]
+    assert np.linalg.norm(la.p_lidar_imu - truth) < 0.01, la.p_lidar_imu - truth
+    assert abs(la.gravity_mps2 - 9.81) < 0.1 and not la.undetermined
+
+
 # -- quick: the parts -------------------------------------------------------------------------------------------
 
 
