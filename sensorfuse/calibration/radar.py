@@ -22,7 +22,16 @@ import numpy as np
 
 from sensorfuse.errors import CalibrationError
 
-__all__ = ["EgoVelocities", "EgoVelocity", "RadarMounting", "ego_velocities", "ego_velocity", "radar_mounting"]
+__all__ = [
+    "EgoVelocities",
+    "EgoVelocity",
+    "RadarLidarResult",
+    "RadarMounting",
+    "ego_velocities",
+    "ego_velocity",
+    "radar_mounting",
+    "refine_radar_lidar",
+]
 
 
 @dataclass(frozen=True)
@@ -387,4 +396,123 @@ def radar_mounting(
         R_br, yaw, float(np.degrees(std[2] if k == 3 else std[0])), round(fit.x[-1] * 1e9), round(off_std * 1e9),
         float(np.sqrt(np.mean(res**2))), int(tr.size), undetermined, round(coarse * 1e9),
         {"t_s": tr, "speed_radar": np.linalg.norm(vr[:, :2], axis=1)},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RadarLidarResult:
+    """A planar radar's extrinsic to a LiDAR refined in the ground plane (yaw, x, y; roll, pitch and z kept)."""
+
+    T_lidar_radar: np.ndarray
+    T_init: np.ndarray
+    matched: int  # detections within the LiDAR's reach matched at the end
+    within_reach: int
+    median_before_m: float
+    median_after_m: float
+    yaw_change_deg: float
+    xy_change_m: np.ndarray
+    std: np.ndarray  # (yaw deg, x m, y m)
+    undetermined: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "T_lidar_radar": np.round(self.T_lidar_radar, 9).tolist(),
+            "matched": self.matched,
+            "within_reach": self.within_reach,
+            "median_distance_m": {"before": round(self.median_before_m, 4), "after": round(self.median_after_m, 4)},
+            "change": {
+                "yaw_deg": round(self.yaw_change_deg, 4),
+                "xy_m": [round(float(v), 4) for v in self.xy_change_m],
+            },
+            "std": {
+                "yaw_deg": round(float(self.std[0]), 4),
+                "x_m": round(float(self.std[1]), 4),
+                "y_m": round(float(self.std[2]), 4),
+            },
+            "undetermined": self.undetermined,
+        }
+
+
+def refine_radar_lidar(
+    radar_xyz: object,
+    lidar_xyz: object,
+    T_lidar_radar_init: object,
+    *,
+    z_band_m: tuple[float, float] = (-1.5, 1.5),
+    reach_m: float = 60.0,
+    max_match_m: float = 2.0,
+    min_matched: int = 20,
+) -> RadarLidarResult:
+    """Refine a planar radar's ``T_lidar_radar`` in the ground plane against LiDAR structure.
+
+    The radar's detections (any number of scans, radar frame, no elevation) are moved into the LiDAR frame and
+    matched in bird's-eye view to the LiDAR points of ``z_band_m`` (LiDAR frame: above the ground, below the roofs)
+    within ``reach_m``; yaw and the (x, y) translation are refitted (soft-L1 on the 2D distances, correspondences
+    renewed 10 times). Roll, pitch and z are not observable from planar detections and are kept (named).
+
+    A radar reports objects (cars, poles, guard rails) rather than surfaces, and OpenCalib's samples are not
+    time-synchronised with the LiDAR: moving objects bias the result, so the change is reported beside the
+    distances, never applied silently.
+
+    Raises:
+        CalibrationError: fewer than ``min_matched`` detections have a LiDAR point within ``max_match_m``.
+    """
+    from scipy.optimize import least_squares
+    from scipy.spatial import cKDTree
+
+    p = np.asarray(radar_xyz, np.float64)[:, :2]
+    L = np.asarray(lidar_xyz, np.float64)
+    T0 = np.asarray(T_lidar_radar_init, np.float64)
+    band = L[(L[:, 2] >= z_band_m[0]) & (L[:, 2] <= z_band_m[1])]
+    tree = cKDTree(band[:, :2])
+    yaw0 = float(np.arctan2(T0[1, 0], T0[0, 0]))
+
+    def moved(x: np.ndarray) -> np.ndarray:
+        c, s = np.cos(yaw0 + x[0]), np.sin(yaw0 + x[0])
+        # in the ground plane: the initial's yaw plus the change, then its (x, y) plus the change (the initial's roll
+        # and pitch, zero in OpenCalib's planar extrinsics, do not enter the bird's-eye match)
+        return p @ np.array([[c, s], [-s, c]]) + (T0[:2, 3] + x[1:3])
+
+    q0 = moved(np.zeros(3))
+    near = np.linalg.norm(q0, axis=1) <= reach_m
+    if int(near.sum()) < min_matched:
+        raise CalibrationError(
+            f"radar-LiDAR: {int(near.sum())} radar detections within {reach_m:g} m of the LiDAR (at least {min_matched})"
+        )
+    d0, _ = tree.query(q0[near])
+    x = np.zeros(3)
+    for _ in range(10):
+        d, j = tree.query(moved(x)[near])
+        use = d <= max_match_m
+        if int(use.sum()) < min_matched:
+            raise CalibrationError(
+                f"radar-LiDAR: only {int(use.sum())} radar detections have a LiDAR point within {max_match_m:g} m "
+                f"(at least {min_matched}): the initial extrinsic is off or the two do not see the same scene"
+            )
+        target = band[j[use], :2]
+        pts = np.flatnonzero(near)[use]
+
+        def residual(xx: np.ndarray, pts: np.ndarray = pts, target: np.ndarray = target) -> np.ndarray:
+            return (moved(xx)[pts] - target).ravel()
+
+        fit = least_squares(residual, x, loss="soft_l1", f_scale=0.5)
+        if np.allclose(fit.x, x, atol=1e-7):
+            break
+        x = fit.x
+    d1, _ = tree.query(moved(x)[near])
+    r = residual(x)
+    s2 = float(r @ r) / max(r.size - 3, 1)
+    try:
+        cov = np.linalg.inv(fit.jac.T @ fit.jac) * s2
+    except np.linalg.LinAlgError:
+        raise CalibrationError("radar-LiDAR: the fit is singular (detections on one line)") from None
+    std = np.sqrt(np.clip(np.diag(cov), 0, None))
+    c, s = np.cos(x[0]), np.sin(x[0])
+    T = T0.copy()
+    T[:3, :3] = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ T0[:3, :3]
+    T[:2, 3] = T0[:2, 3] + x[1:3]
+    return RadarLidarResult(
+        T, T0, int((d1 <= max_match_m).sum()), int(near.sum()), float(np.median(d0)), float(np.median(d1)),
+        float(np.degrees(x[0])), x[1:3].copy(), np.r_[np.degrees(std[0]), std[1:3]],
+        ["roll, pitch and z of the radar (planar detections): kept from the initial"],
     )  # fmt: skip

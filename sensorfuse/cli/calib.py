@@ -393,6 +393,48 @@ def radar(
         print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']}, {summary.get('extrinsic', '')})")
 
 
+@app.command(
+    name="radar-lidar",
+    epilog=(
+        "Examples:\n\n  fuse-calib radar-lidar front_radar.csv lidar.pcd "
+        "--init front_radar-to-top_center_lidar-extrinsic.json --report bev.png\n\n"
+        "  fuse-calib radar-lidar front_radar.csv lidar.pcd --init ext.json -o refined.json --json"
+    ),
+)
+def radar_lidar(
+    radar_csv: Annotated[Path, typer.Argument(help="OpenCalib radar CSV (Continental or Delphi export)")],
+    lidar_pcd: Annotated[Path, typer.Argument(help="the LiDAR's cloud (PCD)")],
+    init: Annotated[Path, typer.Option(help="initial extrinsic: OpenCalib JSON (radar -> LiDAR) or a rig file")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="OpenCalib extrinsic JSON to write")] = None,
+    report: Annotated[Path | None, typer.Option(help="bird's-eye overlay PNG (initial red, refined green)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Planar radar -> LiDAR extrinsic refined in the ground plane (yaw, x, y) against LiDAR structure.
+
+    Radar detections (all scans of the CSV) are matched in bird's-eye view to the LiDAR points between 1.5 m below
+    and above the LiDAR within 60 m, and yaw and (x, y) refitted (soft-L1); roll, pitch and z are kept (planar
+    detections cannot give them). Radars report objects, and files that are not time-synchronised put moving objects
+    in the wrong place: read the change against its deviation and the overlay before using it. See
+    docs/calibration.md."""
+    from sensorfuse.pipelines.calib_files import radar_lidar as job
+
+    res, summary = job(radar_csv, lidar_pcd, init=init, out=out, report=report)
+    if json_out:
+        print_json(summary)
+        return
+    d = summary["median_distance_m"]
+    print(f"{summary['radar']['detections']} detections in {summary['radar']['scans']} scans, {res.within_reach} "
+          f"within the LiDAR's reach, {res.matched} matched")  # fmt: skip
+    print(f"median distance to LiDAR structure {d['before']:.3f} -> {d['after']:.3f} m")
+    print(f"change: yaw {res.yaw_change_deg:+.3f} deg (std {res.std[0]:.3f}), x {res.xy_change_m[0]:+.3f} m "
+          f"(std {res.std[1]:.3f}), y {res.xy_change_m[1]:+.3f} m (std {res.std[2]:.3f})")  # fmt: skip
+    for u in res.undetermined:
+        print(f"note: {u}")
+    for key in ("wrote", "report"):
+        if key in summary:
+            print(f"wrote {summary[key]}")
+
+
 def main() -> None:
     run(app)
 

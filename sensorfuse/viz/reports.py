@@ -239,6 +239,38 @@ def rotation_time_report_image(res: Any, width: int = 1000, height: int = 520, e
     return img
 
 
+def radar_lidar_report_image(
+    lidar_xyz: np.ndarray, radar_xyz: np.ndarray, T_init: np.ndarray, T_refined: np.ndarray,
+    *, size: int = 900, reach_m: float = 60.0, z_band_m: tuple[float, float] = (-1.5, 1.5),
+) -> np.ndarray:  # fmt: skip
+    """Bird's-eye view (LiDAR frame, x up, y left, ``reach_m`` around): the LiDAR's points of the height band in grey,
+    the radar's detections with the initial extrinsic in red and with the refined one in green."""
+    import cv2
+
+    img = np.full((size, size, 3), 255, np.uint8)
+    scale = size / (2.0 * reach_m)
+
+    def px(xy: np.ndarray) -> np.ndarray:
+        return np.stack([size / 2 - xy[:, 1] * scale, size / 2 - xy[:, 0] * scale], axis=1).astype(np.int32)
+
+    L = np.asarray(lidar_xyz, np.float64)
+    L = L[(L[:, 2] >= z_band_m[0]) & (L[:, 2] <= z_band_m[1])]
+    u = px(L[:, :2])
+    ok = (u[:, 0] >= 0) & (u[:, 0] < size) & (u[:, 1] >= 0) & (u[:, 1] < size)
+    img[u[ok, 1], u[ok, 0]] = (150, 150, 150)
+    p = np.asarray(radar_xyz, np.float64)
+    for T, colour in ((T_init, (0, 0, 230)), (T_refined, (0, 170, 0))):
+        q = p @ np.asarray(T)[:3, :3].T + np.asarray(T)[:3, 3]
+        for x, y in px(q[:, :2]):
+            if 0 <= x < size and 0 <= y < size:
+                cv2.circle(img, (int(x), int(y)), 3, colour, 1, cv2.LINE_AA)
+    cv2.putText(img, "LiDAR (band)  red: radar, initial  green: radar, refined", (10, 22), cv2.FONT_HERSHEY_SIMPLEX,
+                0.55, (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+    cv2.putText(img, f"{2 * reach_m:.0f} m across, x up", (10, size - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+    return img
+
+
 def report_path(out: str | Path) -> Path:
     """Where the report picture of a result written to ``out`` goes: beside it, ``out`` with ``.png``."""
     return Path(out).with_suffix(".png")

@@ -102,3 +102,37 @@ def test_one_scan_static_world_and_refusals():
     assert e.planar and e.n_moving >= 40 and e.inliers[:60].mean() > 0.9
     with pytest.raises(CalibrationError, match="at least 8"):
         ego_velocity(static[:5], dop_s[:5])
+
+
+@pytest.mark.parametrize("csv", ["front_radar.csv", "front_radar_delphi.csv"])
+def test_opencalib_radar_to_lidar_sample(shared_data, tmp_path, csv):
+    """OpenCalib's radar2lidar sample (one LiDAR sweep, a Continental and a Delphi export, not time-synchronised):
+    refined in the ground plane from the provided extrinsic. Measured: Continental 0.79 -> 0.45 m median distance,
+    yaw -0.54 deg, (x, y) (-0.18, -0.40) m; Delphi 0.28 -> 0.13 m, yaw +0.84 deg, (+0.23, -0.76) m. The two exports
+    disagree by 1.4 deg / 0.45 m, far beyond their stated deviations (0.1 deg, 2-7 cm): this data does not decide
+    the extrinsic (docs/calibration.md says so); the test holds that the fit improves the match, stays within 1 deg
+    / 1 m of the provided value, and draws the overlay."""
+    import json
+    import subprocess
+    import sys
+
+    import cv2
+
+    d = shared_data / "opencalib_radar2lidar"
+    png, out = tmp_path / "bev.png", tmp_path / "refined.json"
+    cmd = [sys.executable, "-m", "sensorfuse.cli.calib", "radar-lidar", str(d / csv), str(d / "lidar.pcd"), "--init",
+           str(d / "front_radar-to-top_center_lidar-extrinsic.json"), "--report", str(png), "-o", str(out), "--json"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["median_distance_m"]["after"] < s["median_distance_m"]["before"]
+    assert abs(s["change"]["yaw_deg"]) < 1.0 and np.linalg.norm(s["change"]["xy_m"]) < 1.0
+    assert s["matched"] >= 100 and any("roll, pitch and z" in u for u in s["undetermined"])
+    img = cv2.imread(str(png))
+    green = (img[:, :, 1] > 150) & (img[:, :, 2] < 80) & (img[:, :, 0] < 80)
+    red = (img[:, :, 2] > 200) & (img[:, :, 1] < 80)
+    assert green.sum() > 200 and red.sum() > 200
+    from sensorfuse.io.opencalib import read_opencalib_json
+
+    back = read_opencalib_json(out)[0]
+    assert (back.sensor, back.target) == ("front_radar", "top_center_lidar")
