@@ -23,6 +23,7 @@ from sensorfuse.errors import FormatError, ValidationError
 from sensorfuse.io.images import IMAGE_SUFFIXES, read_image_bgr, read_image_gray, to_gray, write_png
 from sensorfuse.io.kitti.object import kitti_object_file, kitti_object_frames
 from sensorfuse.io.open_log import is_kitti_object
+from sensorfuse.pipelines._topics import pick_topic
 from sensorfuse.viz.reports import (
     drift_report_image,
     intrinsics_report_image,
@@ -252,19 +253,6 @@ def lidar_camera_kitti(
     return res, summary
 
 
-def _pick_topic(reader: Any, kind: str, topic: str | None, option: str) -> str:
-    topics = [t for t, s in reader.streams.items() if s.kind == kind]
-    if topic is None:
-        if len(topics) != 1:
-            raise ValidationError(
-                f"{reader.path}: {len(topics)} {kind} topics ({', '.join(topics) or 'none'}); choose one with {option}"
-            )
-        return topics[0]
-    if topic not in topics:
-        raise ValidationError(f"{reader.path}: no {kind} topic {topic!r}; {kind} topics: {', '.join(topics) or 'none'}")
-    return topic
-
-
 def log_lidar_camera_setup(reader: Any, camera_topic: str | None, lidar_topic: str | None, init_rig: Any) -> dict:
     """The camera and LiDAR of a log for a LiDAR -> camera calibration: topics, frames, the camera model
     (CameraInfo beside the image topic, else ``init_rig``) and the initial ``T_cam_lidar`` (/tf_static, else
@@ -272,8 +260,8 @@ def log_lidar_camera_setup(reader: Any, camera_topic: str | None, lidar_topic: s
     from sensorfuse.errors import CalibrationError
     from sensorfuse.pipelines.sync import _camera_info_beside
 
-    cam_t = _pick_topic(reader, "camera", camera_topic, "--camera")
-    lid_t = _pick_topic(reader, "lidar", lidar_topic, "--lidar")
+    cam_t = pick_topic(reader, "camera", camera_topic, "--camera")
+    lid_t = pick_topic(reader, "lidar", lidar_topic, "--lidar")
     cam_frame = reader.stream(cam_t).frame_id or reader.get(cam_t, 0).data.frame_id
     lid_frame = reader.stream(lid_t).frame_id or reader.get(lid_t, 0).data.frame_id
     cams = reader.cameras()

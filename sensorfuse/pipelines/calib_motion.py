@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import CalibrationError, SensorfuseError, TopicNotFound, ValidationError
+from sensorfuse.pipelines._topics import pick_topic
 
 __all__ = ["lidar_imu", "motion_stream", "radar_motion", "time_offset"]
 
@@ -108,21 +109,6 @@ def _initial_transform(reader: Any, rig: Any, init: Any, target: str, source: st
     return reader.tf_tree().lookup(target, source), "log /tf_static"
 
 
-def _only_topic(reader: Any, kind: str, given: str | None, option: str) -> str:
-    if given is not None:
-        info = reader.streams.get(given)
-        if info is None or info.kind != kind:
-            found = ", ".join(t for t, s in reader.streams.items() if s.kind == kind) or "none"
-            raise TopicNotFound(f"{reader.path}: {given!r} is not a {kind} topic; its {kind} topics: {found}")
-        return given
-    found = [t for t, s in reader.streams.items() if s.kind == kind]
-    if len(found) != 1:
-        raise ValidationError(
-            f"{reader.path}: {len(found)} {kind} topics ({', '.join(found) or 'none'}); name one with {option}"
-        )
-    return found[0]
-
-
 def lidar_imu(
     source: str | Path,
     *,
@@ -151,8 +137,8 @@ def lidar_imu(
 
     rig = load_rig(init) if init is not None else None
     with open_log(source) as reader:
-        l_topic = _only_topic(reader, "lidar", lidar, "--lidar")
-        i_topic = _only_topic(reader, "imu", imu, "--imu")
+        l_topic = pick_topic(reader, "lidar", lidar, "--lidar")
+        i_topic = pick_topic(reader, "imu", imu, "--imu")
         l_frame = reader.stream(l_topic).frame_id or l_topic.strip("/")
         i_frame = reader.stream(i_topic).frame_id or i_topic.strip("/")
         samples = reader.imu(i_topic)
@@ -222,8 +208,8 @@ def radar_motion(
 
     rig = load_rig(init) if init is not None else None
     with open_log(source) as reader:
-        r_topic = _only_topic(reader, "radar", radar, "--radar")
-        o_topic = _only_topic(reader, "pose", odom, "--odom")
+        r_topic = pick_topic(reader, "radar", radar, "--radar")
+        o_topic = pick_topic(reader, "pose", odom, "--odom")
         traj = reader.trajectory(o_topic)
         r_frame = reader.stream(r_topic).frame_id or r_topic.strip("/")
         b_frame = traj.body_frame

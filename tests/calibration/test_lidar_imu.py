@@ -108,7 +108,7 @@ def test_fuse_calib_lidar_imu_writes_clock_and_rotation(figure8_log, tmp_path):
     img = cv2.imread(summary["report"])
     assert img is not None and (img < 128).any()
     bad = subprocess.run([*cmd[:5], "--lidar", "/imu/data"], capture_output=True, text=True)
-    assert bad.returncode == 1 and "not a lidar topic" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert bad.returncode == 1 and "no lidar topic" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
