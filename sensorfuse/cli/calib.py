@@ -176,12 +176,13 @@ def lidar_camera(
     epilog=(
         "Examples:\n\n  fuse-calib time-offset drive.mcap --streams /imu/data,/odom -o rig.yaml\n\n"
         "  fuse-calib time-offset euroc/mav0 --groundtruth V101_gt.txt --streams imu0,groundtruth --json\n\n"
-        "  fuse-calib time-offset drive.bag --streams /imu,/lidar_odom --prior-offset 30ms --max-offset 100ms"
+        "  fuse-calib time-offset drive.bag --streams /imu,/lidar_odom --prior-offset 30ms --max-offset 100ms\n\n"
+        "  fuse-calib time-offset drive.mcap --streams /lidar/points,/cam_front/image_raw/compressed -o rig.yaml"
     ),
 )
 def time_offset(
     source: Annotated[str, typer.Argument(help="a log or dataset folder")],
-    streams: Annotated[str, typer.Option(help="REFERENCE,OTHER: two IMU or pose topics")],
+    streams: Annotated[str, typer.Option(help="REFERENCE,OTHER: two IMU or pose topics, or LIDAR,CAMERA")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="rig file to write (report PNG beside it)")] = None,
     groundtruth: Annotated[Path | None, typer.Option(help="a TUM trajectory added as the topic 'groundtruth'")] = None,
     prior_offset: Annotated[str, typer.Option(help="search near this offset, e.g. 30ms")] = "0ms",
@@ -197,7 +198,9 @@ def time_offset(
     angular-rate magnitudes (any lag, or near --prior-offset) refined jointly with the rotation between the two and
     the gyro's bias. Every figure has its standard deviation (Jacobian and a bootstrap over time windows); the
     rotation about an axis the motion never turns away from is named (and refused with --rotation). With -o the
-    rig file gets OTHER's clock offset with its provenance, so `fuse-sync --rig` applies it. See docs/calibration.md."""
+    rig file gets OTHER's clock offset with its provenance, so `fuse-sync --rig` applies it. With LIDAR,CAMERA the
+    camera's clock comes from the targetless edge alignment under motion instead (the sweeps deskewed to each shifted
+    image time with the log's odometry, the extrinsic held). See docs/calibration.md."""
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from sensorfuse.errors import ValidationError
@@ -218,6 +221,17 @@ def time_offset(
         )  # fmt: skip
     if json_out:
         print_json(summary)
+        return
+    if res is None:  # LiDAR -> camera from the edges
+        print(
+            f"{summary['stream']} -> {summary['reference']}: offset {summary['offset_ms']:+.3f} ms (std "
+            f"{summary['offset_std_ms']:.3f} ms; {summary['convention']}), {summary['frames']} frames, edge-score "
+            f"contrast {summary['contrast']:.1%}"
+        )
+        for n in summary["notes"]:
+            print(f"note: {n}")
+        if "rig" in summary:
+            print(f"wrote {summary['rig']} (clock of {summary['clock']['sensor']})")
         return
     std = ", ".join(f"{v:.3f}" for v in res.rotation_std_deg)
     print(

@@ -87,6 +87,12 @@ def time_offset(
     if groundtruth is not None:
         options["groundtruth"] = groundtruth
     with open_log(source, **options) as reader:
+        kinds = [reader.streams[t].kind if t in reader.streams else None for t in streams]
+    if kinds == ["camera", "lidar"]:
+        raise ValidationError("--streams: give the LiDAR first (LIDAR,CAMERA): the camera's clock is the one estimated")
+    if kinds == ["lidar", "camera"]:
+        return None, _lidar_camera_offset(source, a_topic, b_topic, max_offset_s, out, progress)
+    with open_log(source, **options) as reader:
         a, b = motion_stream(reader, a_topic), motion_stream(reader, b_topic)
         rig = getattr(reader, "rig", None)
     res = align_rotation_and_time(
@@ -99,6 +105,40 @@ def time_offset(
         kinds = {t: "imu" if s.kind == "gyro" else "odometry" for t, s in ((a_topic, a), (b_topic, b))}
         summary.update(_write(out, source, rig, res, a_topic, b_topic, kinds))
     return res, summary
+
+
+def _lidar_camera_offset(
+    source: str | Path,
+    lidar: str,
+    camera: str,
+    max_offset_s: float | None,
+    out: str | Path | None,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    """The LiDAR -> camera offset from the edge alignment (:func:`~sensorfuse.pipelines.calib.lidar_camera_time_offset`),
+    written as the camera's clock."""
+    from types import SimpleNamespace
+
+    from sensorfuse.pipelines.calib import lidar_camera_time_offset
+
+    summary, setup = lidar_camera_time_offset(
+        source, camera_topic=camera, lidar_topic=lidar,
+        max_offset_ms=50.0 if max_offset_s is None else max_offset_s * 1e3, progress=progress,
+    )  # fmt: skip
+    if out is not None:
+        res_like = SimpleNamespace(offset_ns=summary["offset_ns"], notes=summary["notes"], undetermined=[])
+        quality = {
+            "offset_std_ns": round(summary["offset_std_ms"] * 1e6),
+            "contrast": summary["contrast"],
+            "frames": summary["frames"],
+        }
+        summary.update(
+            _write(out, source, None, res_like, lidar, camera, {lidar: "lidar", camera: "camera"},
+                   method="LiDAR-camera edge alignment under motion (fuse-calib time-offset)", report=False,
+                   quality=quality, cameras={camera: setup["camera"]},
+                   frames={lidar: setup["lidar_frame"], camera: setup["camera_frame"]})
+        )  # fmt: skip
+    return summary
 
 
 def _initial_transform(reader: Any, rig: Any, init: Any, target: str, source: str) -> tuple[np.ndarray, str]:
@@ -279,6 +319,7 @@ def _write(
     extrinsic: tuple[str, str, np.ndarray, str] | None = None,
     report: bool = True,
     quality: dict[str, float] | None = None,
+    cameras: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -297,7 +338,9 @@ def _write(
         while name in names:
             name += "_"
         names.add(name)
-        return Sensor(name, kind, frame_id=(frames or {}).get(topic, ""), topic=topic)
+        return Sensor(
+            name, kind, frame_id=(frames or {}).get(topic, ""), topic=topic, camera=(cameras or {}).get(topic)
+        )
 
     if sa is None:
         sa = new_sensor(a_topic, kinds[a_topic])

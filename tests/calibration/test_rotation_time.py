@@ -341,3 +341,35 @@ def test_opencalib_lidar_ins_pose_files(shared_data):
     assert abs(res.offset_ns) < 10_000
     init = read_opencalib_json(d / "gnss-to-top_center_lidar-extrinsic.json")[0].T_target_source
     assert 1.0 < angle_between_rotations_deg(np.linalg.inv(init)[:3, :3], res.R_reference_stream) < 1.3
+
+
+@pytest.mark.slow
+def test_lidar_camera_offset_from_edges_under_motion(tmp_path):
+    """fuse-calib time-offset LIDAR,CAMERA on a 4 s full-rig drive at 10 m/s whose camera clock is 8 ms off: the
+    edge alignment with the sweeps deskewed to each shifted image time peaks at the offset (goal: within 1 ms;
+    measured 7.63 ms here, std 0.17 ms, and 7.40 ms / 0.26 ms on an 8 s log: the stated std is ~2x optimistic). The rig file gets the camera's clock with its
+    intrinsics. (On the small rig, 16 beams and 640x480, the same gives 5.9 ms with a stated std of 2 ms: the
+    deviation says it cannot decide to 1 ms.)"""
+    import json
+    import subprocess
+    import sys
+
+    from sensorfuse.io.rigfile import load_rig
+    from sensorfuse.sim import SimConfig, simulate
+
+    cfg = SimConfig(duration_s=4.0, seed=0, rig="full", board="none", truth_images_every=0, n_cars=0, n_pedestrians=0,
+                    stream_faults={"cam_front": {"offset_ns": 8_000_000}})  # fmt: skip
+    sim = simulate(tmp_path / "sim", cfg)
+    out = tmp_path / "rig.yaml"
+    cmd = [sys.executable, "-m", "sensorfuse.cli.calib", "time-offset", str(sim.log), "--streams",
+           "/lidar/points,/cam_front/image_raw/compressed", "--max-offset", "20ms", "-o", str(out), "--json"]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert abs(s["offset_ns"] - 8_000_000) < 1_000_000, s["offset_ms"]
+    assert 0 < s["offset_std_ms"] < 1.0 and s["contrast"] > 0.1
+    cam = next(x for x in load_rig(out).sensors if x.topic == "/cam_front/image_raw/compressed")
+    assert cam.clock.offset_ns == s["offset_ns"] and cam.camera is not None and cam.frame_id == "cam_front"
+    swapped = [*cmd[:5], "--streams", "/cam_front/image_raw/compressed,/lidar/points"]
+    bad = subprocess.run(swapped, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "LiDAR first" in bad.stderr
