@@ -59,6 +59,19 @@ def _small_gicp() -> Any:
     return small_gicp
 
 
+def _gyro_orientation(t_s: np.ndarray, w: np.ndarray) -> Slerp:
+    """The IMU's orientation in a fixed frame from its rates (trapezoidal increments composed in order: SciPy has
+    no cumulative compose, so a loop over the samples, ~5 us each), as a SLERP over ``t_s``."""
+    inc = Rotation.from_rotvec(0.5 * (w[1:] + w[:-1]) * np.diff(t_s)[:, None])
+    q = np.empty((t_s.size, 4))
+    r = Rotation.identity()
+    q[0] = r.as_quat()
+    for i, step in enumerate(inc):
+        r = r * step
+        q[i + 1] = r.as_quat()
+    return Slerp(t_s, Rotation.from_quat(q))
+
+
 @dataclass(frozen=True)
 class GyroDeskew:
     """The rotation of a LiDAR within a sweep, from an IMU's gyro and a LiDAR↔IMU estimate.
@@ -81,16 +94,7 @@ class GyroDeskew:
             raise ValidationError(f"gyro: expected stamps (N,) and rates (N, 3) with N >= 2, got {st.shape}, {w.shape}")
         if self.bias is not None:
             w = w - np.asarray(self.bias, np.float64)
-        dt = np.diff(st) * 1e-9
-        inc = Rotation.from_rotvec(0.5 * (w[1:] + w[:-1]) * dt[:, None])
-        # cumulative orientation of the IMU in a fixed frame: a sequential product (SciPy has no cumulative compose)
-        q = np.empty((st.size, 4))
-        r = Rotation.identity()
-        q[0] = r.as_quat()
-        for i, step in enumerate(inc):
-            r = r * step
-            q[i + 1] = r.as_quat()
-        object.__setattr__(self, "_slerp", Slerp((st - st[0]) * 1e-9, Rotation.from_quat(q)))
+        object.__setattr__(self, "_slerp", _gyro_orientation((st - st[0]) * 1e-9, w))
 
     def relative(self, t_ns: np.ndarray, t_end_ns: int) -> Rotation:
         """``R_lidar(t_end)^T R_lidar(t)`` at LiDAR times ``t_ns`` (clipped to the gyro's span)."""
@@ -458,15 +462,7 @@ def lever_arm(
     T = odometry.T_odom_lidar
     t_imu = (st - st[0]) * 1e-9
     t_l = (tl - st[0]) * 1e-9
-    # the gyro's orientation, cumulative (one fixed frame): anchors per window below
-    inc = Rotation.from_rotvec(0.5 * (w[1:] + w[:-1]) * np.diff(t_imu)[:, None])
-    q = np.empty((st.size, 4))
-    r = Rotation.identity()
-    q[0] = r.as_quat()
-    for i, s in enumerate(inc):
-        r = r * s
-        q[i + 1] = r.as_quat()
-    gyro_R = Slerp(t_imu, Rotation.from_quat(q))
+    gyro_R = _gyro_orientation(t_imu, w)  # one fixed frame: anchored per window below
     rows, rhs, win_of = [], [], []
     n_win = 0
     start = t_l[0]
