@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sensorfuse.calibration.lidar_camera import EdgeFrame, _Cost, refine_targetless, reweight_intensity_edges
+from sensorfuse.calibration.lidar_camera import EdgeFrame, frame_scores, refine_targetless, reweight_intensity_edges
 from sensorfuse.errors import CalibrationError, ValidationError
 from sensorfuse.geometry.camera import CameraModel
 
@@ -129,14 +129,6 @@ class DriftReport:
         }
 
 
-def _frame_scores(frames: list[EdgeFrame], camera: CameraModel, T_pre: np.ndarray, X: np.ndarray, post: np.ndarray):
-    out = np.empty(len(frames))
-    for k, f in enumerate(frames):
-        c = _Cost([f], camera, T_pre, X, post, SCORE_SIGMA_PX)
-        out[k] = c.score(np.zeros(6))[0]
-    return out
-
-
 def _first_run(flags: list[bool], length: int, values: list[np.ndarray] | None = None, tol: float = 0.0) -> int | None:
     """Index of the first window of the first run of ``length`` consecutive flagged windows (the last window alone
     counts when the sequence is shorter). With ``values``, the windows of a run must also agree: each value within
@@ -204,7 +196,7 @@ def check_drift(
             firsts.append(n - w)
         spans = [(a, a + w - 1) for a in firsts]
     T_given = pre @ X @ post
-    scores = _frame_scores(frames, camera, pre, X, post)
+    scores = frame_scores(frames, camera, pre, X, post, SCORE_SIGMA_PX)
     windows: list[DriftWindow] = []
     local = {"sigmas": (4.0, SCORE_SIGMA_PX), "multi_start": False, "require_convergence": False,
              "max_rotation_deg": 1.5, "max_translation_m": 0.10, "T_pre": pre, "T_post": post}  # fmt: skip
@@ -231,7 +223,9 @@ def check_drift(
         min((w for w in windows if w.first <= i <= w.last), key=lambda w, i=i: abs((w.first + w.last) / 2 - i))
         for i in range(n)
     ]
-    scores_best = np.array([_frame_scores([frames[i]], camera, pre, best_w[i].X_rotation, post)[0] for i in range(n)])
+    scores_best = np.array(
+        [frame_scores([frames[i]], camera, pre, best_w[i].X_rotation, post, SCORE_SIGMA_PX)[0] for i in range(n)]
+    )
     runs = {
         "rotation": _first_run([w.flag_rotation for w in windows], persist_rotation),
         "translation": _first_run(
@@ -255,7 +249,7 @@ def check_drift(
         else:
             lo, hi = windows[j - 1].first, windows[j].last
             Xc = windows[j].X_rotation if "rotation" in found and found["rotation"] == j else windows[j].X_full
-            d = _frame_scores(frames[lo : hi + 1], camera, pre, Xc, post) - scores[lo : hi + 1]
+            d = frame_scores(frames[lo : hi + 1], camera, pre, Xc, post, SCORE_SIGMA_PX) - scores[lo : hi + 1]
             gain = [d[s:].sum() - d[:s].sum() for s in range(d.size)]
             start = lo + int(np.argmax(gain))
     if any(not w.converged for w in windows):

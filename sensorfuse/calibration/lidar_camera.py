@@ -33,6 +33,7 @@ __all__ = [
     "EdgeFrame",
     "TargetlessResult",
     "edge_frame",
+    "frame_scores",
     "image_edge_distance",
     "lidar_edge_points",
     "refine_targetless",
@@ -378,6 +379,13 @@ class _Cost:
                 total += float(vals @ f.weights[ok])
                 inview += int(ok.sum())
         return (total / wsum if wsum > 0 else 0.0), inview
+
+
+def frame_scores(
+    frames: list[EdgeFrame], camera: CameraModel, T_pre: np.ndarray, X: np.ndarray, post: np.ndarray, sigma: float
+) -> np.ndarray:
+    """The edge-alignment score of each frame alone at ``T_pre @ X @ post`` (edge fields of width ``sigma`` px)."""
+    return np.array([_Cost([f], camera, T_pre, X, post, sigma).score(np.zeros(6))[0] for f in frames])
 
 
 def refine_targetless(

@@ -26,10 +26,9 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.spatial.transform import Rotation
 
 from sensorfuse.errors import CalibrationError
-from sensorfuse.geometry.transforms import check_transform
+from sensorfuse.geometry.transforms import check_transform, transform_difference
 
 __all__ = ["DEFAULT_SCALES", "LidarLidarResult", "register_lidar_lidar"]
 
@@ -58,8 +57,7 @@ class LidarLidarResult:
     @property
     def moved(self) -> tuple[float, float]:
         """(degrees, metres) between the initial guess and the result."""
-        d = np.linalg.inv(self.T_init) @ self.T_target_source
-        return float(np.degrees(Rotation.from_matrix(d[:3, :3]).magnitude())), float(np.linalg.norm(d[:3, 3]))
+        return transform_difference(self.T_init, self.T_target_source)
 
     def to_dict(self) -> dict[str, Any]:
         deg, m = self.moved

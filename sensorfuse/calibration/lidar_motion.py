@@ -35,7 +35,9 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from sensorfuse._checks import sort_unique
 from sensorfuse.errors import CalibrationError, ValidationError
+from sensorfuse.geometry.transforms import angle_between_rotations_deg
 from sensorfuse.types import PointCloud
 
 __all__ = [
@@ -182,7 +184,6 @@ def lidar_odometry(
     map_voxel_m: float = 1.0,
     max_correspondence_m: float = 1.0,
     min_inlier_share: float = 0.3,
-    motion_hint: LidarOdometry | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LidarOdometry:
     """Scan-to-map odometry over ``sweeps`` (from :func:`prepare_sweeps`), deskewed by ``gyro`` or by constant
@@ -201,7 +202,6 @@ def lidar_odometry(
             "turning motion: record longer)"
         )
     vmap = sg.GaussianVoxelMap(map_voxel_m)
-    hint = motion_hint if motion_hint is not None and len(motion_hint.stamps_ns) == len(sweeps) else None
     poses, stamps, share, npts = [], [], [], []
     T_prev = T_prev2 = None
     t_prev = t_prev2 = 0
@@ -212,16 +212,7 @@ def lidar_odometry(
         t_end = int(t.max())
         dT = None if T_prev2 is None else np.linalg.inv(T_prev2) @ T_prev
         dt_ns = t_prev - t_prev2
-        if hint is not None and k >= 1:
-            # this sweep's own motion from the previous pass (centred on it, not one sweep late)
-            dT_own = np.linalg.inv(hint.T_odom_lidar[k - 1]) @ hint.T_odom_lidar[k]
-            dt_own = int(hint.stamps_ns[k] - hint.stamps_ns[k - 1])
-        else:
-            dT_own, dt_own = dT, dt_ns
-        if gyro is None:
-            d = _deskew_cv(xyz, t, t_end, dT_own, dt_own)
-        else:
-            d = _deskew_gyro(xyz, t, t_end, gyro, dT_own, dt_own)
+        d = _deskew_cv(xyz, t, t_end, dT, dt_ns) if gyro is None else _deskew_gyro(xyz, t, t_end, gyro, dT, dt_ns)
         pc, _ = sg.preprocess_points(d, downsampling_resolution=voxel_m, num_neighbors=10)
         if T_prev is None:
             T, inl = np.eye(4), 1.0
@@ -326,11 +317,9 @@ def lidar_imu_rotation_time(
     """
     from sensorfuse.calibration.rotation_time import MotionStream, align_rotation_and_time
 
-    st = np.asarray(imu_stamps_ns, np.int64)
-    w = np.asarray(gyro, np.float64)
-    keep = np.r_[True, np.diff(st) > 0]  # repeated stamps dropped, as MotionStream does (it raises on disorder)
-    st, w = st[keep], w[keep]
-    imu = MotionStream.from_gyro(st, w, imu_name)
+    imu = MotionStream.from_gyro(imu_stamps_ns, gyro, imu_name)  # checks the stamps (raises on disorder)
+    keep = sort_unique(np.asarray(imu_stamps_ns, np.int64), keep="first")  # the samples MotionStream kept
+    st, w = imu.stamps_ns, np.asarray(gyro, np.float64)[keep]
 
     def step(stage: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda i, n: progress(stage, i, n))
@@ -347,9 +336,9 @@ def lidar_imu_rotation_time(
     passes = [_pass_figures(odo, res, None)]
     for k in range(max_passes):
         deskew = GyroDeskew(st, w, res.R_reference_stream.T, int(res.offset_ns), _bias(res))
-        # (motion_hint=odo would deskew the translation with each sweep's own motion from the previous pass: on the
-        # 16-beam figure-8 it halved the per-increment translation error, 5.8 -> 2.5 cm over two passes, but moved
-        # the offset 0.17 ms further off and cost 20 % more time; not used)
+        # (tried: deskewing the translation with each sweep's own motion from the previous pass instead of the sweep
+        # before's: on the 16-beam figure-8 it halved the per-increment translation error, 5.8 -> 2.5 cm over two
+        # passes, but moved the offset 0.17 ms further off and cost 20 % more time; not adopted)
         odo = lidar_odometry(sweeps, gyro=deskew, progress=step(f"odometry, gyro deskew (pass {k + 1})"))
         new = align(odo, int(res.offset_ns), 0.1, final=False)
         passes.append(_pass_figures(odo, new, res))
@@ -362,11 +351,7 @@ def lidar_imu_rotation_time(
             break
     else:
         passes[-1]["note"] = f"not converged within {max_passes} gyro-deskewed passes"
-    # the full quality figures and refusals, on the last odometry
-    try:
-        res = align(odo, int(res.offset_ns), 0.1, final=True)
-    except CalibrationError as exc:  # this workflow takes no rotation prior: do not advise one
-        raise CalibrationError(str(exc).replace(", or give a prior rotation (--prior rig.yaml)", "")) from None
+    res = align(odo, int(res.offset_ns), 0.1, final=True)  # the full quality figures and refusals, on the last odometry
     return LidarImuResult(res, odo, passes, [LEVER_ARM_NOTE])
 
 
@@ -377,8 +362,7 @@ def _bias(res: Any) -> np.ndarray | None:
 def _pass_figures(odo: LidarOdometry, res: Any, prev: Any) -> dict[str, Any]:
     change = None
     if prev is not None:
-        d = Rotation.from_matrix(prev.R_reference_stream.T @ res.R_reference_stream)
-        change = float(np.degrees(np.linalg.norm(d.as_rotvec())))
+        change = float(angle_between_rotations_deg(prev.R_reference_stream, res.R_reference_stream))
     return {
         "deskew": odo.deskew,
         "offset_ms": int(res.offset_ns) / 1e6,
@@ -453,7 +437,7 @@ def lever_arm(
         CalibrationError: fewer than 10 windows with LiDAR poses.
     """
     st = np.asarray(imu_stamps_ns, np.int64)
-    keep = np.r_[True, np.diff(st) > 0]
+    keep = sort_unique(st, keep="first")  # repeated stamps once, as MotionStream does
     st = st[keep]
     w = np.asarray(gyro, np.float64)[keep] - (0.0 if gyro_bias is None else np.asarray(gyro_bias))
     f = np.asarray(accel, np.float64)[keep]

@@ -44,6 +44,7 @@ class EgoVelocity:
     inliers: np.ndarray  # (N,) bool: static detections
     planar: bool  # vz not determined (held at 0)
     residual_rms: float  # m/s, of the inliers
+    coverage_bins: int  # 2 deg azimuth bins the inliers cover (how wide a view of the static world they are)
 
     @property
     def n_static(self) -> int:
@@ -57,6 +58,11 @@ class EgoVelocity:
 def _directions(xyz: np.ndarray) -> np.ndarray:
     r = np.linalg.norm(xyz, axis=1)
     return xyz / np.maximum(r, 1e-9)[:, None]
+
+
+def _azimuth_bins(d: np.ndarray) -> np.ndarray:
+    """The 2 deg azimuth bin of each unit direction."""
+    return np.floor(np.degrees(np.arctan2(d[:, 1], d[:, 0])) / 2.0).astype(np.int64)
 
 
 def ego_velocity(
@@ -95,7 +101,7 @@ def ego_velocity(
     # a consensus is scored by the azimuth bins (2 deg) its detections cover, then by its count: the static world
     # surrounds the radar, a moving car fills a narrow sector (a lead car at close range out-numbers the scene in a
     # third of the simulator's scans when counts alone decide)
-    az_bin = np.floor(np.degrees(np.arctan2(d[:, 1], d[:, 0])) / 2.0).astype(np.int64)
+    az_bin = _azimuth_bins(d)
     for _ in range(iterations):
         idx = rng.choice(n, k, replace=False)
         try:
@@ -131,7 +137,8 @@ def ego_velocity(
     cov = np.zeros((3, 3))
     vel[:k] = v
     cov[:k, :k] = cov_k
-    return EgoVelocity(int(stamp_ns), vel, cov, best, planar, float(np.sqrt(s2)))
+    cover = int(np.unique(az_bin[best]).size)
+    return EgoVelocity(int(stamp_ns), vel, cov, best, planar, float(np.sqrt(s2)), cover)
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,7 @@ def ego_velocities(
     for st, xyz, dop in data:
         try:
             e = ego_velocity(xyz, dop, st, **kwargs)
-            d = _directions(np.asarray(e_xyz := xyz[e.inliers], np.float64)) if e.n_static else np.zeros((0, 3))
-            cover.append(np.unique(np.floor(np.degrees(np.arctan2(d[:, 1], d[:, 0])) / 2.0)).size if len(e_xyz) else 0)
+            cover.append(e.coverage_bins)
             free.append(e)
         except CalibrationError:
             free.append(None)
@@ -268,7 +274,6 @@ class RadarMounting:
     scans: int
     undetermined: list[str]
     coarse_offset_ns: int
-    series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -395,7 +400,6 @@ def radar_mounting(
     return RadarMounting(
         R_br, yaw, float(np.degrees(std[2] if k == 3 else std[0])), round(fit.x[-1] * 1e9), round(off_std * 1e9),
         float(np.sqrt(np.mean(res**2))), int(tr.size), undetermined, round(coarse * 1e9),
-        {"t_s": tr, "speed_radar": np.linalg.norm(vr[:, :2], axis=1)},
     )  # fmt: skip
 
 

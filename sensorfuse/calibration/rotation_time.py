@@ -598,7 +598,7 @@ def align_rotation_and_time(
             raise CalibrationError(
                 f"{pair}: {'; '.join(undetermined)} is not determined ({figures}): the motion turns about one axis "
                 "only. Drive a figure-8 over uneven ground or move the rig by hand through roll and pitch, or give a "
-                "prior rotation (--prior rig.yaml)"
+                "prior rotation (R_prior; no command takes one yet)"
             )
         raise CalibrationError(
             f"{pair}: {'; '.join(undetermined)} is not determined ({figures}; residual RMS {noise:.4f} rad/s): the "

@@ -710,7 +710,7 @@ def lidar_camera_time_offset(
         CalibrationError: no odometry to deskew with, a peak at the edge of the search, or a curve too flat to
             decide (the rig hardly moves).
     """
-    from sensorfuse.calibration.lidar_camera import _Cost
+    from sensorfuse.calibration.lidar_camera import frame_scores
     from sensorfuse.errors import CalibrationError
     from sensorfuse.io import open as open_log
 
@@ -733,8 +733,7 @@ def lidar_camera_time_offset(
             done[0] += 1
             if progress is not None:
                 progress(done[0], total)
-            return np.array([_Cost([f], setup["camera"], np.eye(4), T0, np.eye(4), 3.0).score(np.zeros(6))[0]
-                             for f in efs])  # fmt: skip
+            return frame_scores(efs, setup["camera"], np.eye(4), T0, np.eye(4), 3.0)
 
         per = {float(ms): scores(float(ms)) for ms in coarse}
         n = min(v.size for v in per.values())

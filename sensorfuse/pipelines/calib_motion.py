@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sensorfuse.errors import CalibrationError, SensorfuseError, TopicNotFound, ValidationError
+from sensorfuse.geometry.transforms import angle_between_rotations_deg
 from sensorfuse.pipelines._topics import pick_topic
 
 __all__ = ["lidar_imu", "motion_stream", "radar_motion", "time_offset"]
@@ -88,13 +89,16 @@ def time_offset(
         options["groundtruth"] = groundtruth
     with open_log(source, **options) as reader:
         kinds = [reader.streams[t].kind if t in reader.streams else None for t in streams]
-    if kinds == ["camera", "lidar"]:
-        raise ValidationError("--streams: give the LiDAR first (LIDAR,CAMERA): the camera's clock is the one estimated")
-    if kinds == ["lidar", "camera"]:
+        if kinds == ["camera", "lidar"]:
+            raise ValidationError(
+                "--streams: give the LiDAR first (LIDAR,CAMERA): the camera's clock is the one estimated"
+            )
+        edges = kinds == ["lidar", "camera"]
+        if not edges:
+            a, b = motion_stream(reader, a_topic), motion_stream(reader, b_topic)
+            rig = getattr(reader, "rig", None)
+    if edges:
         return None, _lidar_camera_offset(source, a_topic, b_topic, max_offset_s, out, progress)
-    with open_log(source, **options) as reader:
-        a, b = motion_stream(reader, a_topic), motion_stream(reader, b_topic)
-        rig = getattr(reader, "rig", None)
     res = align_rotation_and_time(
         a, b, prior_offset_ns=prior_offset_ns, max_offset_s=max_offset_s, need_rotation=rotation, progress=progress
     )
@@ -102,8 +106,13 @@ def time_offset(
     summary.pop("windows")
     summary["windows"] = [w for w in res.windows if w.get("offset_ms") is not None]
     if out is not None:
+        from sensorfuse.viz.reports import rotation_time_report_image
+
         kinds = {t: "imu" if s.kind == "gyro" else "odometry" for t, s in ((a_topic, a), (b_topic, b))}
-        summary.update(_write(out, source, rig, res, a_topic, b_topic, kinds))
+        summary.update(
+            _write(out, source, rig, a_topic, b_topic, kinds, res.offset_ns, _rate_quality(res),
+                   res.notes + res.undetermined, report=lambda: rotation_time_report_image(res))
+        )  # fmt: skip
     return res, summary
 
 
@@ -117,8 +126,6 @@ def _lidar_camera_offset(
 ) -> dict[str, Any]:
     """The LiDAR -> camera offset from the edge alignment (:func:`~sensorfuse.pipelines.calib.lidar_camera_time_offset`),
     written as the camera's clock."""
-    from types import SimpleNamespace
-
     from sensorfuse.pipelines.calib import lidar_camera_time_offset
 
     summary, setup = lidar_camera_time_offset(
@@ -126,16 +133,15 @@ def _lidar_camera_offset(
         max_offset_ms=50.0 if max_offset_s is None else max_offset_s * 1e3, progress=progress,
     )  # fmt: skip
     if out is not None:
-        res_like = SimpleNamespace(offset_ns=summary["offset_ns"], notes=summary["notes"], undetermined=[])
         quality = {
             "offset_std_ns": round(summary["offset_std_ms"] * 1e6),
             "contrast": summary["contrast"],
             "frames": summary["frames"],
         }
         summary.update(
-            _write(out, source, None, res_like, lidar, camera, {lidar: "lidar", camera: "camera"},
-                   method="LiDAR-camera edge alignment under motion (fuse-calib time-offset)", report=False,
-                   quality=quality, cameras={camera: setup["camera"]},
+            _write(out, source, None, lidar, camera, {lidar: "lidar", camera: "camera"}, summary["offset_ns"],
+                   quality, summary["notes"], method="LiDAR-camera edge alignment under motion (fuse-calib time-offset)",
+                   cameras={camera: setup["camera"]},
                    frames={lidar: setup["lidar_frame"], camera: setup["camera_frame"]})
         )  # fmt: skip
     return summary
@@ -200,10 +206,8 @@ def lidar_imu(
         raise CalibrationError(f"{source}: {exc}") from None
     summary: dict[str, Any] = {"source": str(source), **res.to_dict()}
     if T_init is not None:
-        from scipy.spatial.transform import Rotation
-
-        d = Rotation.from_matrix(T_init[:3, :3].T @ res.R_imu_lidar)
-        summary["initial"] = {"from": init_from, "rotation_change_deg": float(np.degrees(d.magnitude()))}
+        change = float(angle_between_rotations_deg(T_init[:3, :3], res.R_imu_lidar))
+        summary["initial"] = {"from": init_from, "rotation_change_deg": change}
     if out is not None:
         extrinsic = None
         if T_init is not None:
@@ -215,10 +219,15 @@ def lidar_imu(
                 f"T_{i_frame}_{l_frame} not written: no translation between them in --init or /tf_static "
                 "(the lever arm is not estimated); the rotation is in this summary"
             )
+        from sensorfuse.viz.reports import rotation_time_report_image
+
+        rt = res.rotation_time
         summary.update(
-            _write(out, source, rig, res.rotation_time, i_topic, l_topic, {i_topic: "imu", l_topic: "lidar"},
+            _write(out, source, rig, i_topic, l_topic, {i_topic: "imu", l_topic: "lidar"}, rt.offset_ns,
+                   _rate_quality(rt), rt.notes + rt.undetermined,
                    method="LiDAR odometry (small_gicp) against the gyro (fuse-calib lidar-imu)",
-                   frames={i_topic: i_frame, l_topic: l_frame}, extrinsic=extrinsic)
+                   frames={i_topic: i_frame, l_topic: l_frame}, extrinsic=extrinsic,
+                   report=lambda: rotation_time_report_image(rt))
         )  # fmt: skip
     return res, summary
 
@@ -265,9 +274,7 @@ def radar_motion(
             mount = radar_mounting(ev, traj.stamp_ns, traj.T_world_body, T_init, max_offset_s=max_offset_s)
         except CalibrationError as exc:
             raise CalibrationError(f"{source} ({r_topic}): {exc}") from None
-    from scipy.spatial.transform import Rotation
-
-    change = Rotation.from_matrix(np.asarray(T_init)[:3, :3].T @ mount.R_base_radar).magnitude()
+    change = float(angle_between_rotations_deg(np.asarray(T_init)[:3, :3], mount.R_base_radar))
     summary: dict[str, Any] = {
         "source": str(source),
         "radar": r_topic,
@@ -275,14 +282,11 @@ def radar_motion(
         "ego_velocity": ev.summary(),
         "skipped_scans": [{"stamp_ns": t, "reason": why} for t, why in ev.skipped],
         **mount.to_dict(),
-        "initial": {"from": init_from, "rotation_change_deg": float(np.degrees(change))},
+        "initial": {"from": init_from, "rotation_change_deg": change},
     }
     if out is not None:
-        from types import SimpleNamespace
-
         T = np.array(T_init, dtype=np.float64)
         T[:3, :3] = mount.R_base_radar
-        res_like = SimpleNamespace(offset_ns=mount.offset_ns, notes=[], undetermined=mount.undetermined)
         quality = {
             "offset_std_ns": mount.offset_std_ns,
             "yaw_std_deg": mount.yaw_std_deg,
@@ -290,11 +294,10 @@ def radar_motion(
             "scans": mount.scans,
         }
         summary.update(
-            _write(out, source, rig, res_like, o_topic, r_topic, {o_topic: "odometry", r_topic: "radar"},
-                   method="radar Doppler ego-velocity against odometry (fuse-calib radar)",
+            _write(out, source, rig, o_topic, r_topic, {o_topic: "odometry", r_topic: "radar"}, mount.offset_ns,
+                   quality, mount.undetermined, method="radar Doppler ego-velocity against odometry (fuse-calib radar)",
                    frames={o_topic: b_frame, r_topic: r_frame},
-                   extrinsic=(b_frame, r_frame, T, f"lever arm kept from {init_from} (not estimated)"), report=False,
-                   quality=quality)
+                   extrinsic=(b_frame, r_frame, T, f"lever arm kept from {init_from} (not estimated)"))
         )  # fmt: skip
     return ev, mount, summary
 
@@ -305,28 +308,42 @@ def _counted(it: Any, tick: Callable[[int], None]) -> Any:
         yield x
 
 
+def _rate_quality(res: Any) -> dict[str, float]:
+    """The quality figures of a rate alignment (a RotationTimeResult) for the rig file's provenance."""
+    return {
+        "offset_std_ns": int(res.offset_std_ns),
+        "residual_rms_rad_s": float(res.residual_rms),
+        "correlation": float(res.coarse.correlation),
+        "rotation_deg": float(res.rotation_deg),
+        "intervals": int(res.n_intervals),
+    }
+
+
 def _write(
     out: str | Path,
     source: str | Path,
     rig: Any,
-    res: Any,
     a_topic: str,
     b_topic: str,
     kinds: dict[str, str],
+    offset_ns: int,
+    quality: dict[str, float],
+    notes: list[str],
     *,
     method: str | None = None,
     frames: dict[str, str] | None = None,
     extrinsic: tuple[str, str, np.ndarray, str] | None = None,
-    report: bool = True,
-    quality: dict[str, float] | None = None,
+    report: Callable[[], np.ndarray] | None = None,
     cameras: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The rig file: ``b_topic``'s clock ``offset_ns`` against ``a_topic``'s (composed with its clock in ``rig``),
+    with the provenance (``quality``, ``notes``), ``extrinsic`` where given, and ``report()``'s PNG beside it."""
     from dataclasses import replace
 
     from sensorfuse.io.images import write_png
     from sensorfuse.io.rigfile import save_rig
     from sensorfuse.rig import ClockModel, Provenance, Rig, Sensor
-    from sensorfuse.viz.reports import report_path, rotation_time_report_image
+    from sensorfuse.viz.reports import report_path
 
     if rig is None:
         rig = Rig(name=Path(source).stem or "rig")
@@ -350,17 +367,10 @@ def _write(
         rig = rig.with_sensor(sb)
     if sa.clock.drift_ppm:
         raise ValidationError(f"{out}: {sa.name}'s clock has a drift in the rig; an offset against it is not composed")
-    offset = int(res.offset_ns) + int(sa.clock.offset_ns)
-    q = quality or {
-        "offset_std_ns": int(res.offset_std_ns),
-        "residual_rms_rad_s": float(res.residual_rms),
-        "correlation": float(res.coarse.correlation),
-        "rotation_deg": float(res.rotation_deg),
-        "intervals": int(res.n_intervals),
-    }
+    offset = int(offset_ns) + int(sa.clock.offset_ns)
     prov = Provenance(
         method or f"time offset from angular rates against {sa.name} (fuse-calib time-offset)",
-        str(source), datetime.date.today().isoformat(), q, "; ".join(res.notes + res.undetermined) or None,
+        str(source), datetime.date.today().isoformat(), quality, "; ".join(notes) or None,
     )  # fmt: skip
     sb = replace(sb, clock=ClockModel(offset_ns=offset), provenance=prov)
     rig = rig.with_sensor(sb)
@@ -373,8 +383,8 @@ def _write(
         written["extrinsic"] = f"T_{target}_{src}"
     out = Path(out)
     save_rig(rig, out)
-    if not report:
-        return {"rig": str(out), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}
-    png = report_path(out)
-    write_png(png, rotation_time_report_image(res))
-    return {"rig": str(out), "report": str(png), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}
+    if report is not None:
+        png = report_path(out)
+        write_png(png, report())
+        written["report"] = str(png)
+    return {"rig": str(out), "clock": {"sensor": sb.name, "offset_ns": offset}, **written}
